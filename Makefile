@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` (install, index the seeds, serve) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export NO_PROXY := 127.0.0.1,localhost
+
+.PHONY: install run index test eval clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	# torch first, the CPU build: otherwise sentence-transformers pulls a multi-gigabyte CUDA build.
+	$(BIN)/pip install --disable-pip-version-check -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --disable-pip-version-check -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(BIN)/citeqa refresh
+
+run: index
+	$(BIN)/citeqa serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+eval: install
+	$(BIN)/citeqa eval --questions ../shared/eval/dev.jsonl --retriever dense,bm25,hybrid
+	$(BIN)/citeqa eval --corpus ../shared/eval/xquad/corpus --questions ../shared/eval/xquad/dev.jsonl --retriever dense,bm25,hybrid
+
+clean:
+	rm -rf $(VENV) .citeqa

@@ -1,0 +1,176 @@
+"""The `citeqa` command: index, refresh, ask, eval, serve."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bot.settings import Settings, make_embedder
+from retrieval.errors import CiteqaError, RefreshBusy
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from a folder of news articles.")
+
+CorpusOption = Annotated[Optional[Path], typer.Option("--corpus", help="article folder [CITEQA_CORPUS]")]
+IndexOption = Annotated[Optional[Path], typer.Option("--index", help="index folder [CITEQA_INDEX]")]
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+
+
+def _settings(corpus: Path | None = None, index: Path | None = None, **overrides) -> Settings:
+    values = {k: v for k, v in dict(corpus=corpus, index=index, **overrides).items() if v is not None}
+    settings = Settings(**values)
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _fail(err: Exception) -> typer.Exit:
+    typer.echo(f"citeqa: {err}", err=True)
+    return typer.Exit(EXIT_BUSY if isinstance(err, RefreshBusy) else 1)
+
+
+class _Bar:
+    """A tqdm progress bar on stderr for the library's progress(done, total) callback."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.label, unit="passage", file=sys.stderr, leave=False)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.bar.close()
+
+
+@app.command()
+def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
+    """Build the index from scratch and publish it."""
+    from retrieval.refresh import build
+
+    settings = _settings(corpus, index)
+    try:
+        report = build(settings.corpus, settings.index, make_embedder(settings), _Bar("embedding"),
+                       max_bytes=settings.max_article_bytes)
+    except CiteqaError as err:
+        raise _fail(err)
+    rate = report.passages / report.seconds if report.seconds else 0.0
+    typer.echo(f"indexed {report.articles} articles, {report.passages} passages in {report.seconds:.1f} s "
+               f"({rate:.1f} passages/s); skipped {len(report.skipped)} files; version {report.version}")
+
+
+@app.command()
+def refresh(corpus: CorpusOption = None, index: IndexOption = None,
+            watch: Annotated[Optional[float], typer.Option(help="repeat every SECONDS", min=0.1)] = None) -> None:
+    """Bring the index up to date with the folder, embedding only what changed."""
+    from retrieval.refresh import refresh as run_refresh
+
+    settings = _settings(corpus, index)
+    embedder = make_embedder(settings)  # one per process: the model loads at most once
+    while True:
+        try:
+            report = run_refresh(settings.corpus, settings.index, embedder, _Bar("embedding"),
+                                 max_bytes=settings.max_article_bytes)
+        except CiteqaError as err:
+            if watch is None:
+                raise _fail(err)
+            typer.echo(f"citeqa: {err}", err=True)
+        else:
+            outcome = f"published {report.version}" if report.published else "nothing to publish"
+            typer.echo(f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
+                       f"unchanged {len(report.unchanged)}, skipped {len(report.skipped)}; {report.embedded} passages "
+                       f"embedded, {report.passages} in the index; {report.seconds:.1f} s; {outcome}")
+        if watch is None:
+            return
+        time.sleep(watch)
+
+
+def _engine(settings: Settings, retriever: str | None = None):
+    from retrieval.engine import Engine
+
+    return Engine.open(settings.index, make_embedder(settings), retriever=retriever or settings.retriever)
+
+
+@app.command()
+def ask(question: str, index: IndexOption = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False) -> None:
+    """Answer one question with numbered citations."""
+    from bot.render import plain_text
+    from retrieval.engine import ask as ask_engine
+
+    settings = _settings(index=index)
+    try:
+        answer = ask_engine(_engine(settings), question)
+    except CiteqaError as err:
+        raise _fail(err)
+    typer.echo(json.dumps(dataclasses.asdict(answer), ensure_ascii=False, indent=1) if as_json else plain_text(answer))
+
+
+@app.command("eval")
+def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON Lines)")],
+             corpus: Annotated[Optional[Path], typer.Option(help="build a temporary index of this folder")] = None,
+             index: IndexOption = None,
+             retriever: Annotated[Optional[str], typer.Option(help="dense, bm25 or hybrid; several comma-separated")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+             verbose: Annotated[bool, typer.Option("--verbose", help="list every miss")] = False) -> None:
+    """Measure hit@k, answers and abstention on a questions file."""
+    from retrieval.evaluate import evaluate as run_eval, load_questions
+    from retrieval.refresh import build
+
+    settings = _settings(index=index)
+    retrievers = (retriever or settings.retriever).split(",")
+    try:
+        conversations = load_questions(questions)
+        with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as scratch:
+            if corpus is not None:
+                settings = settings.model_copy(update={"index": Path(scratch)})
+                build(corpus, settings.index, make_embedder(settings), _Bar("embedding"), settings.max_article_bytes)
+            results = {}
+            for name in retrievers:
+                report = run_eval(_engine(settings, name), conversations)
+                results[name] = report
+    except CiteqaError as err:
+        raise _fail(err)
+    except ValueError as err:
+        raise _fail(err)
+    if as_json:
+        out = {n: r.figures for n, r in results.items()}
+        typer.echo(json.dumps(out[retrievers[0]] if len(retrievers) == 1 else out, indent=1))
+    else:
+        from bot.render import figures_table
+
+        typer.echo(figures_table({n: r.figures for n, r in results.items()}))
+    if verbose:
+        for name, report in results.items():
+            for miss in report.misses:
+                typer.echo(f"[{name}] miss {json.dumps(miss, ensure_ascii=False)}", err=True)
+
+
+@app.command()
+def serve(index: IndexOption = None, host: Annotated[Optional[str], typer.Option(help="[CITEQA_HOST]")] = None,
+          port: Annotated[Optional[int], typer.Option(help="[CITEQA_PORT]")] = None) -> None:
+    """Serve the HTTP API; a newly published index is picked up without a restart."""
+    import uvicorn
+
+    from bot.api import create_app
+
+    settings = _settings(index=index, host=host, port=port)
+    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

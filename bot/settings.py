@@ -1,0 +1,35 @@
+"""Every setting, from CITEQA_* environment variables (or a .env file); built once per entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.articles import MAX_ARTICLE_BYTES
+from retrieval.embed import DEFAULT_MODEL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", env_file=".env", extra="ignore")
+
+    corpus: Path = Field(Path("seeds"), description="folder of article files (.txt, .md)")
+    index: Path = Field(Path(".citeqa/index"), description="where index versions are published")
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model: the packaged MiniLM, a local folder, or a hub name")
+    retriever: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="how passages are found")
+    max_article_bytes: int = Field(MAX_ARTICLE_BYTES, gt=0, description="larger article files are skipped")
+    host: str = Field("127.0.0.1", description="address `citeqa serve` listens on")
+    port: int = Field(8000, ge=0, le=65535, description="port `citeqa serve` listens on")
+    reload_seconds: float = Field(2.0, gt=0, description="how often a server looks for a newly published index")
+    log_level: str = Field("INFO", description="logging level")
+
+
+def make_embedder(settings: Settings):
+    from retrieval.embed import HashingEmbedder, SentenceTransformerEmbedder
+
+    # "hashing-<dim>" is the deterministic embedder: for tests and demos without a model.
+    if settings.model.startswith("hashing-") and settings.model[8:].isdigit():
+        return HashingEmbedder(int(settings.model[8:]))
+    return SentenceTransformerEmbedder(settings.model)

@@ -1,0 +1,29 @@
+"""citeqa's errors: one small hierarchy, translated once at each front-end's boundary."""
+
+
+class CiteqaError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class NoArticles(CiteqaError):
+    """A corpus folder holds no usable article."""
+
+
+class IndexNotFound(CiteqaError):
+    """No index has been published in the index directory yet."""
+
+
+class IndexCorrupt(CiteqaError):
+    """A published index version is missing a file or disagrees with its manifest."""
+
+
+class RefreshBusy(CiteqaError):
+    """Another refresh holds the index lock."""
+
+
+class BadQuestion(CiteqaError):
+    """A question that cannot be asked: empty, too long, not text."""
+
+
+class ModelMismatch(CiteqaError):
+    """The index was embedded with a different model than the one configured for questions."""

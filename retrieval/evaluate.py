@@ -1,0 +1,157 @@
+"""`citeqa eval`: the figures of shared/eval/README.md for one engine over one questions file."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.engine import Engine, ask
+from retrieval.errors import CiteqaError
+from retrieval.types import Answer, Turn
+
+
+class BadQuestionsFile(CiteqaError):
+    """A questions file that does not follow the evaluation format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    question: str
+    article: str | None = None
+    evidence: str | None = None
+    answer: tuple[str, ...] = ()
+    abstain: bool = False
+
+
+@dataclass
+class Report:
+    figures: dict
+    misses: list[dict] = field(default_factory=list)
+
+
+def load_questions(path: Path) -> list[list[Item]]:
+    """Conversations of one or more turns, in file order."""
+    conversations = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadQuestionsFile(f"cannot read questions file {path}: {err}") from err
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            turns = record["turns"] if "turns" in record else [record]
+            conversations.append([_item(record.get("id", f"line{number}"), k, t) for k, t in enumerate(turns)])
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise BadQuestionsFile(f"{path}, line {number}: not a question record ({err!r})") from err
+    if not conversations:
+        raise BadQuestionsFile(f"{path} holds no questions")
+    return conversations
+
+
+def _item(conversation_id: str, k: int, t: dict) -> Item:
+    if not isinstance(t.get("question"), str):
+        raise KeyError("question")
+    answer = t.get("answer") or ()
+    return Item(id=f"{conversation_id}" + (f".{k + 1}" if k else ""), question=t["question"], article=t.get("article"),
+                evidence=t.get("evidence"), answer=tuple(answer), abstain=bool(t.get("abstain")))
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def supports(item: Item, citation) -> bool:
+    return (citation.article_id == item.article and item.evidence is not None
+            and normalise(item.evidence) in normalise(citation.quote))
+
+
+def evaluate(engine: Engine, conversations: list[list[Item]], **ask_options) -> Report:
+    sums = collections.defaultdict(float)
+    counts = collections.Counter()
+    times: list[float] = []
+    misses: list[dict] = []
+    engine.embedder.encode(["warm up"])  # load the model before the clock starts
+    for conversation in conversations:
+        history: list[Turn] = []
+        for k, item in enumerate(conversation):
+            started = time.perf_counter()
+            answer = ask(engine, item.question, history, **ask_options)
+            times.append(time.perf_counter() - started)
+            history.append(answer.as_turn())
+            for name, value in _score(item, answer, followup=k > 0).items():
+                sums[name] += value
+                counts[name] += 1
+            miss = _miss(item, answer)
+            if miss:
+                misses.append(miss)
+    figures = {name: round(sums[name] / counts[name], 4) for name in sorted(counts)}
+    times.sort()
+    figures.update(
+        questions=sum(len(c) for c in conversations),
+        counts=dict(sorted(counts.items())),
+        ask_p50_ms=round(1000 * times[len(times) // 2], 1),
+        ask_p95_ms=round(1000 * times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+    )
+    return Report(figures, misses)
+
+
+def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
+    if item.abstain:
+        return {"abstain_rate": float(answer.abstained and not answer.citations)}
+    prefix = "followup_" if followup else ""
+    ranks = [n for n, c in enumerate(answer.citations[:10], start=1) if supports(item, c)]
+    out = {f"{prefix}hit@3": float(bool(ranks) and ranks[0] <= 3)}
+    if not followup:
+        out.update({"hit@1": float(bool(ranks) and ranks[0] == 1), "mrr@10": 1.0 / ranks[0] if ranks else 0.0})
+    out[f"{prefix}false_abstain"] = float(answer.abstained)
+    if item.answer:
+        text = answer.text.lower()
+        out[f"{prefix}answer_hit"] = float(all(a.lower() in text for a in item.answer))
+        if _is_short(item.answer):
+            best = max(item.answer, key=len) if len(item.answer) == 1 else " ".join(item.answer)
+            out["span_exact"] = float(answer.span is not None and squad_normalise(answer.span) == squad_normalise(best))
+            out["span_f1"] = token_f1(answer.span or "", best)
+    return out
+
+
+def _is_short(answers: tuple[str, ...]) -> bool:
+    return len(answers) == 1 and len(answers[0].split()) <= 5
+
+
+def squad_normalise(text: str) -> str:
+    """SQuAD v1.1's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(c for c in text.lower() if c not in string.punctuation)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, truth: str) -> float:
+    predicted, true = squad_normalise(prediction).split(), squad_normalise(truth).split()
+    common = sum((collections.Counter(predicted) & collections.Counter(true)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(true)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _miss(item: Item, answer: Answer) -> dict | None:
+    if item.abstain:
+        ok = answer.abstained
+    else:
+        ok = (any(supports(item, c) for c in answer.citations[:1])
+              and all(a.lower() in answer.text.lower() for a in item.answer))
+    if ok:
+        return None
+    return {
+        "id": item.id, "question": item.question, "expected": item.article if not item.abstain else "abstain",
+        "evidence": item.evidence, "answer": list(item.answer), "got": answer.text, "span": answer.span,
+        "cited": [f"[{c.n}] {c.passage_id}" for c in answer.citations], "abstained": answer.abstained,
+    }

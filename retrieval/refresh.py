@@ -1,0 +1,134 @@
+"""Bring the index up to date with the folder, embedding only the articles whose content changed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from retrieval import store
+from retrieval.articles import MAX_ARTICLE_BYTES, Skipped, read_folder
+from retrieval.embed import Embedder
+from retrieval.errors import CiteqaError, NoArticles
+from retrieval.passages import MAX_WORDS, MIN_WORDS, split_passages
+from retrieval.types import Article, Passage
+
+log = logging.getLogger(__name__)
+
+# Anything that changes which passages or vectors an article gets; a mismatch re-embeds everything.
+PIPELINE = {"passages": f"sentences-{MIN_WORDS}-{MAX_WORDS}-overlap1", "embed_text": "title+text", "cleaning": 1}
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    articles: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages embedded by this run
+    seconds: float = 0.0
+    version: str | None = None  # the version published, or None when nothing changed
+    pruned: tuple[str, ...] = field(default=())
+
+    @property
+    def published(self) -> bool:
+        return self.version is not None
+
+
+def embedding_text(passage: Passage) -> str:
+    """What the model sees: the title gives a passage the topic its sentences take for granted."""
+    return f"{passage.title}\n{passage.text}"
+
+
+def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
+          max_bytes: int = MAX_ARTICLE_BYTES) -> RefreshReport:
+    """Index the folder from scratch and publish it."""
+    return refresh(corpus, index_dir, embedder, progress, max_bytes, reuse=False)
+
+
+def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
+            max_bytes: int = MAX_ARTICLE_BYTES, reuse: bool = True) -> RefreshReport:
+    """Compare the folder with the published manifest by content hash and publish what changed.
+
+    Unchanged articles keep their passages and stored vectors; when nothing changed nothing is
+    published and the model is never loaded. Raises RefreshBusy while another refresh runs.
+    """
+    started = time.perf_counter()
+    with store.writer_lock(index_dir):
+        articles, skipped = read_folder(corpus, max_bytes=max_bytes)
+        if not articles:
+            reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .md files"
+            raise NoArticles(f"no usable article in {corpus} ({reasons})")
+        previous = _previous(index_dir, embedder.name) if reuse else None
+        old = previous.manifest["articles"] if previous else {}
+        kept = [a for a in articles if a.id in old and old[a.id]["sha256"] == a.sha256]
+        kept_ids = {a.id for a in kept}
+        fresh = [a for a in articles if a.id not in kept_ids]
+        removed = tuple(sorted(set(old) - {a.id for a in articles}))
+        report = dict(
+            added=tuple(a.id for a in fresh if a.id not in old),
+            changed=tuple(a.id for a in fresh if a.id in old),
+            removed=removed, unchanged=tuple(a.id for a in kept), skipped=tuple(skipped), articles=len(articles),
+        )
+        if previous and not fresh and not removed:
+            return RefreshReport(**report, passages=len(previous.passages), seconds=time.perf_counter() - started)
+
+        next_row = previous.manifest["next_row"] if previous else 0
+        new_passages: list[Passage] = []
+        for article in fresh:
+            passages = split_passages(article, first_row=next_row)
+            next_row += len(passages)
+            new_passages.extend(passages)
+        new_vectors = _embed(embedder, new_passages, progress)
+
+        by_article: dict[str, list[tuple[Passage, np.ndarray]]] = {}
+        for article in kept:
+            by_article[article.id] = [(p, previous.vectors[previous.position[p.row]]) for p in previous.passages_of(article.id)]
+        for p, v in zip(new_passages, new_vectors):
+            by_article.setdefault(p.article_id, []).append((p, v))
+        ordered = [pair for a in articles for pair in by_article.get(a.id, [])]
+        dimension = new_vectors.shape[1] if len(new_vectors) else previous.vectors.shape[1]
+        vectors = np.stack([v for _, v in ordered]) if ordered else np.zeros((0, dimension), np.float32)
+        version = store.write_version(
+            index_dir, articles, [p for p, _ in ordered], vectors, model=embedder.name,
+            settings=PIPELINE, next_row=next_row,
+        )
+        pruned = store.prune(index_dir)
+        return RefreshReport(**report, passages=len(ordered), embedded=len(new_passages),
+                             seconds=time.perf_counter() - started, version=version, pruned=tuple(pruned))
+
+
+def _previous(index_dir: Path, model: str) -> store.IndexVersion | None:
+    """The published version to build on, or None to rebuild: none yet, unreadable, or made differently."""
+    try:
+        previous = store.load_current(index_dir)
+    except CiteqaError as err:
+        if store.current_name(index_dir) is not None:
+            log.warning("rebuilding from scratch: %s", err)
+        return None
+    if previous.model != model or previous.manifest.get("settings") != PIPELINE:
+        log.info("rebuilding from scratch: the index was made with %s %s", previous.model, previous.manifest.get("settings"))
+        return None
+    return previous
+
+
+def _embed(embedder: Embedder, passages: list[Passage], progress: Progress | None, batch: int = 64) -> np.ndarray:
+    texts = [embedding_text(p) for p in passages]
+    if not texts:
+        return np.zeros((0, 0), np.float32)
+    chunks = []
+    if progress:
+        progress(0, len(texts))
+    for i in range(0, len(texts), batch):
+        chunks.append(embedder.encode(texts[i:i + batch]))
+        if progress:
+            progress(min(i + batch, len(texts)), len(texts))
+    return np.concatenate(chunks)

@@ -1,0 +1,149 @@
+"""Find the passages for a query: dense (FAISS), BM25, or both fused."""
+
+from __future__ import annotations
+
+import functools
+from typing import Collection, Literal
+
+import numpy as np
+
+from retrieval.embed import Embedder
+from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.sparse import SparseIndex
+from retrieval.store import IndexVersion
+from retrieval.sentences import split_sentences
+from retrieval.terms import terms
+from retrieval.types import Hit, Passage
+
+Retriever = Literal["dense", "bm25", "hybrid"]
+RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "hybrid")
+FUSION_WEIGHTS = [1.0, 1.0, 1.0, 1.0]
+FUSION = "score"
+SCORE_WEIGHTS = [1.0, 0.25, 0.75, 0.2]
+
+
+class SearchIndex:
+    """A loaded version with the BM25 index built over it: everything a search needs, immutable."""
+
+    def __init__(self, version: IndexVersion):
+        self.version = version
+        self.sparse = SparseIndex(search_text(p) for p in version.passages)
+        # Sentences and their terms, computed for the passages questions reach and kept for the next.
+        self.sentences = functools.lru_cache(maxsize=50_000)(self._sentences)
+
+    def _sentences(self, position: int) -> tuple[tuple[int, int, frozenset[str]], ...]:
+        """(start, end, terms) of each sentence of a passage, offsets relative to the passage."""
+        text = self.version.passages[position].text
+        return tuple((s, e, frozenset(terms(text[s:e]))) for s, e in split_sentences(text))
+
+    @property
+    def name(self) -> str:
+        return self.version.name
+
+    @property
+    def passages(self) -> list[Passage]:
+        return self.version.passages
+
+
+def search_text(passage: Passage) -> str:
+    """What BM25 sees: titles and dates are searchable along with the text."""
+    return " ".join(filter(None, (passage.title, passage.date, passage.text)))
+
+
+def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retriever: Retriever = "hybrid",
+           article_ids: Collection[str] | None = None, prefer: Collection[str] = (), depth: int = 50) -> list[Hit]:
+    """The k best passages for `query`, best first, each with its cosine to the query.
+
+    `article_ids` restricts the search to those articles; passages of `prefer`red articles (the ones a
+    conversation has been citing) get one more vote in the fusion.
+    """
+    passages = index.passages
+    allowed = None
+    if article_ids is not None:
+        allowed = np.array([i for i, p in enumerate(passages) if p.article_id in article_ids], dtype=np.int64)
+        if not len(allowed):
+            return []
+    # The query is embedded even for BM25 alone: the cosines tell `ask` whether anything is relevant.
+    query_vector = embedder.encode([query])[0]
+
+    rankings: list[list[int]] = []
+    cosine: dict[int, float] = {}
+    bm25 = None
+    if retriever in ("dense", "hybrid"):
+        dense = _dense_ranking(index, query_vector, depth, allowed)
+        cosine.update(dense)
+        rankings.append([i for i, _ in dense])
+    if retriever in ("bm25", "hybrid"):
+        bm25 = index.sparse.scores(terms(query))
+        if allowed is not None:
+            mask = np.zeros(len(bm25), dtype=bool)
+            mask[allowed] = True
+            bm25 = np.where(mask, bm25, 0.0)
+        top = np.argsort(-bm25, kind="stable")[:depth]
+        rankings.append([int(i) for i in top if bm25[i] > 0])
+    candidates = sorted({i for ranking in rankings for i in ranking})
+    if candidates:
+        missing = [i for i in candidates if i not in cosine]
+        if missing:
+            cosine.update(zip(missing, (index.version.vectors[missing] @ query_vector).tolist()))
+    if retriever == "hybrid" and FUSION == "score":
+        fused = _score_fusion(index, query, candidates, cosine, bm25, prefer)
+    else:
+        if retriever == "hybrid" and candidates:
+            best = _best_sentence(index, query, candidates)
+            rankings.append(sorted(candidates, key=lambda i: -best[i]))
+        if prefer:
+            rankings.append(sorted((i for i in candidates if passages[i].article_id in prefer), key=lambda i: -cosine[i]))
+        fused = reciprocal_rank_fusion(rankings, FUSION_WEIGHTS[:len(rankings)]) if len(rankings) > 1 else {i: 1.0 / (r + 1) for r, i in enumerate(rankings[0])}
+    order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    return [Hit(passages[i], score=float(fused[i]), dense=cosine.get(i)) for i in order]
+
+
+def _best_sentence(index: SearchIndex, query: str, candidates: list[int]) -> dict[int, float]:
+    """Per passage, the weighted share of the query's terms that its best single sentence holds.
+
+    An answer is a sentence; a passage-level score dilutes it among its neighbours.
+    """
+    wanted = {t: index.sparse.weight(t) for t in set(terms(query))}
+    total = sum(wanted.values()) or 1.0
+    return {i: max((sum(w for t, w in wanted.items() if t in sentence_terms)
+                    for _, _, sentence_terms in index.sentences(i)), default=0.0) / total for i in candidates}
+
+
+def _score_fusion(index, query, candidates, cosine, bm25, prefer) -> dict[int, float]:
+    if not candidates:
+        return {}
+    best = _best_sentence(index, query, candidates)
+    top_bm25 = max(float(bm25[i]) for i in candidates) or 1.0
+    w_dense, w_bm25, w_sentence, w_prefer = SCORE_WEIGHTS
+    return {i: w_dense * cosine[i] + w_bm25 * float(bm25[i]) / top_bm25 + w_sentence * best[i]
+            + (w_prefer if index.passages[i].article_id in prefer else 0.0) for i in candidates}
+
+
+def _dense_ranking(index: SearchIndex, query_vector: np.ndarray, depth: int, allowed) -> list[tuple[int, float]]:
+    version = index.version
+    if allowed is None:
+        return [(version.position[row], score) for row, score in version.dense.search(query_vector, depth)]
+    # A filtered search is exact over the allowed rows: their vectors are already in memory.
+    scores = version.vectors[allowed] @ query_vector
+    top = np.argsort(-scores, kind="stable")[:depth]
+    return [(int(allowed[i]), float(scores[i])) for i in top]
+
+
+def diversify(hits: list[Hit], most_shared: float = 0.5) -> list[Hit]:
+    """Drop a hit that mostly repeats a better hit of the same article.
+
+    Neighbouring windows share one sentence and are kept (the rest of their text is new); a window
+    whose text is more than `most_shared` inside a better one would only crowd the citations.
+    """
+    kept: list[Hit] = []
+    for hit in hits:
+        p = hit.passage
+        if not any(k.passage.article_id == p.article_id and _shared(k.passage, p) > most_shared for k in kept):
+            kept.append(hit)
+    return kept
+
+
+def _shared(a: Passage, b: Passage) -> float:
+    overlap = min(a.end, b.end) - max(a.start, b.start)
+    return max(0, overlap) / max(1, min(a.end - a.start, b.end - b.start))

@@ -1,0 +1,249 @@
+"""The index on disk: one directory per version, checked against its manifest, published atomically.
+
+    <index>/CURRENT                 name of the published version (replaced atomically)
+    <index>/LOCK                    held by the one refresh that may write
+    <index>/versions/<name>/        manifest.json, articles.jsonl, passages.jsonl, vectors.npy, index.faiss
+
+A version is written in full under a temporary name, fsynced, renamed into place, and only then
+named in CURRENT; a reader therefore sees the old version or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from retrieval.dense import DenseIndex
+from retrieval.errors import IndexCorrupt, IndexNotFound, RefreshBusy
+from retrieval.types import Article, Passage
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FILES = ("articles.jsonl", "passages.jsonl", "vectors.npy", "index.faiss")
+KEEP_VERSIONS = 3
+
+
+@dataclass(slots=True)
+class IndexVersion:
+    """One published version, loaded into memory and verified; immutable once built."""
+
+    name: str
+    manifest: dict
+    articles: dict[str, Article]
+    passages: list[Passage]
+    vectors: np.ndarray  # row i belongs to passages[i]
+    dense: DenseIndex
+    position: dict[int, int] = field(default_factory=dict)  # passage.row -> index into passages
+    by_id: dict[str, Passage] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.position = {p.row: i for i, p in enumerate(self.passages)}
+        self.by_id = {p.id: p for p in self.passages}
+
+    @property
+    def model(self) -> str:
+        return self.manifest["model"]
+
+    def passages_of(self, article_id: str) -> list[Passage]:
+        return [self.passages[self.position[r]] for r in self.manifest["articles"][article_id]["rows"]]
+
+
+def current_name(index_dir: Path) -> str | None:
+    try:
+        name = (Path(index_dir) / "CURRENT").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def load_current(index_dir: Path) -> IndexVersion:
+    name = current_name(index_dir)
+    if name is None:
+        raise IndexNotFound(f"no index published in {index_dir}: run `citeqa index` first")
+    return load_version(Path(index_dir) / "versions" / name)
+
+
+def load_version(path: Path) -> IndexVersion:
+    """Load and verify one version; IndexCorrupt names the first file that disagrees."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise IndexCorrupt(f"index version {path} has no manifest.json") from err
+    except (OSError, ValueError) as err:
+        raise IndexCorrupt(f"index version {path}: unreadable manifest.json ({err})") from err
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexCorrupt(f"index version {path} has format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+    for name in FILES:
+        expected = manifest["files"].get(name, {})
+        try:
+            digest = _sha256_file(path / name)
+        except FileNotFoundError as err:
+            raise IndexCorrupt(f"index version {path} lacks {name}") from err
+        if digest != expected.get("sha256"):
+            raise IndexCorrupt(f"index version {path}: {name} does not match its manifest (sha256 {digest[:12]}…)")
+    try:
+        articles = {a["id"]: Article(**{**a, "sections": tuple(map(tuple, a["sections"]))})
+                    for a in _read_jsonl(path / "articles.jsonl")}
+        passages = [Passage(**p) for p in _read_jsonl(path / "passages.jsonl")]
+        vectors = np.load(path / "vectors.npy", allow_pickle=False)
+        dense = DenseIndex.load(path / "index.faiss")
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise IndexCorrupt(f"index version {path}: {err}") from err
+    problems = _disagreements(manifest, articles, passages, vectors, dense)
+    if problems:
+        raise IndexCorrupt(f"index version {path}: {problems[0]}")
+    return IndexVersion(path.name, manifest, articles, passages, vectors, dense)
+
+
+def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
+    n, dim = len(passages), manifest["dimension"]
+    problems = []
+    if vectors.shape != (n, dim) or vectors.dtype != np.float32:
+        problems.append(f"vectors are {vectors.shape} {vectors.dtype}, manifest says {n} x {dim} float32")
+    if len(dense) != n or dense.dimension != dim:
+        problems.append(f"FAISS index holds {len(dense)} x {dense.dimension}, manifest says {n} x {dim}")
+    if set(articles) != set(manifest["articles"]):
+        problems.append("articles differ from the manifest")
+    rows = [p.row for p in passages]
+    if sorted(rows) != sorted(r for a in manifest["articles"].values() for r in a["rows"]):
+        problems.append("passage ids differ from the manifest")
+    for p in passages:
+        article = articles.get(p.article_id)
+        if article is None or article.text[p.start:p.end] != p.text:
+            problems.append(f"passage {p.id} does not match its article's text")
+            break
+    return problems
+
+
+def write_version(index_dir: Path, articles: list[Article], passages: list[Passage], vectors: np.ndarray,
+                  model: str, settings: dict, next_row: int) -> str:
+    """Write a complete version and publish it; returns its name. Nothing is visible until the end."""
+    index_dir = Path(index_dir)
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = now.strftime("%Y%m%dT%H%M%S%fZ")
+    tmp = versions / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
+        _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
+        with open(tmp / "vectors.npy", "wb") as f:
+            np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            _flush(f)
+        DenseIndex.build(vectors, np.array([p.row for p in passages], dtype=np.int64)).save(tmp / "index.faiss")
+        _fsync_path(tmp / "index.faiss")
+        rows_by_article: dict[str, list[int]] = {a.id: [] for a in articles}
+        for p in passages:
+            rows_by_article[p.article_id].append(p.row)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "name": name,
+            "created": now.isoformat(),
+            "model": model,
+            "dimension": int(vectors.shape[1]),
+            "settings": settings,
+            "passages": len(passages),
+            "next_row": next_row,
+            "articles": {a.id: {"sha256": a.sha256, "title": a.title, "rows": rows_by_article[a.id]} for a in articles},
+            "files": {f: {"sha256": _sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in FILES},
+        }
+        with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1)
+            _flush(f)
+        _fsync_path(tmp)
+        os.replace(tmp, versions / name)
+        _fsync_path(versions)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _publish(index_dir, name)
+    return name
+
+
+def _publish(index_dir: Path, name: str) -> None:
+    pointer = index_dir / "CURRENT.tmp"
+    with open(pointer, "w", encoding="utf-8") as f:
+        f.write(name + "\n")
+        _flush(f)
+    os.replace(pointer, index_dir / "CURRENT")
+    _fsync_path(index_dir)
+
+
+def prune(index_dir: Path, keep: int = KEEP_VERSIONS) -> list[str]:
+    """Delete all but the newest `keep` versions (never the current one) and leftovers of crashes.
+
+    Call only while holding the lock. A server that loaded an older version keeps it in memory.
+    """
+    versions = Path(index_dir) / "versions"
+    if not versions.is_dir():
+        return []
+    current = current_name(index_dir)
+    names = sorted(p.name for p in versions.iterdir() if not p.name.startswith("."))
+    doomed = [n for n in names[:-keep] if n != current] if keep else [n for n in names if n != current]
+    doomed += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
+    for name in doomed:
+        shutil.rmtree(versions / name, ignore_errors=True)
+    stray = Path(index_dir) / "CURRENT.tmp"
+    stray.unlink(missing_ok=True)
+    return doomed
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """The one-writer lock. The kernel drops it if the process dies, so a crash never wedges it."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / "LOCK", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise RefreshBusy(f"another refresh is writing {index_dir}; try again when it has finished") from err
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _write_jsonl(path: Path, records) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        _flush(f)
+
+
+def _flush(f) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,54 @@
+"""Words as search terms: lower-cased, stop words dropped, Snowball-stemmed. Shared by BM25 and answers."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_TOKEN = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
+
+# English function words plus the words a question is made of; none of them says what it is about.
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being
+below between both but by can cannot could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out over
+own same she should so some such than that the their theirs them themselves then there these they
+this those through to too under until up very was we were what when where which while who whom
+whose why will with would you your yours yourself yourselves also s t many much name named called
+say says said tell kind type one ones
+""".split())
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens, lower-cased; "2.57", "Co.,Ltd" pieces and "O'Neil" stay whole."""
+    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+# Irregular forms Snowball leaves alone ("met" would never match "meeting"): mapped to the base form.
+IRREGULAR = dict(pair.split(":") for pair in """
+met:meet held:hold gave:give given:give won:win took:take taken:take made:make went:go gone:go
+began:begin begun:begin came:come saw:see seen:see told:tell said:say paid:pay led:lead left:leave
+brought:bring bought:buy built:build chose:choose chosen:choose drew:draw drawn:draw fell:fall
+found:find flew:fly fought:fight grew:grow grown:grow hit:hit kept:keep knew:know known:know
+lost:lose meant:mean ran:run rose:rise risen:rise sent:send set:set sold:sell spoke:speak
+spoken:speak spent:spend stood:stand struck:strike taught:teach thought:think threw:throw
+understood:understand wrote:write written:write became:become broke:break broken:break
+born:bear bore:bear children:child men:man women:woman people:person mice:mouse feet:foot
+""".split())
+
+
+def stem(words: list[str]) -> list[str]:
+    return _stemmer().stemWords([IRREGULAR.get(w, w) for w in words])
+
+
+def terms(text: str) -> list[str]:
+    """The content terms of a text, in order, repeats kept."""
+    return stem([t for t in tokens(text) if IRREGULAR.get(t, t) not in STOP_WORDS])

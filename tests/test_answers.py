@@ -1,0 +1,75 @@
+"""`ask` on the seed articles with the real model: semantic outcomes and the dev-set figures."""
+
+import re
+
+import pytest
+
+from retrieval.engine import ask
+from retrieval.errors import BadQuestion
+from retrieval.evaluate import evaluate, load_questions
+from retrieval.types import Turn
+from tests.conftest import SHARED
+
+pytestmark = pytest.mark.model
+
+
+def citations_match_text(answer):
+    used = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    return used == {c.n for c in answer.citations}
+
+
+def test_who_presided(seeds_engine):
+    answer = ask(seeds_engine, "Who presided over the special meeting on IP protection?")
+    assert not answer.abstained
+    assert answer.citations[0].article_id == "001_8e419ac86f532f57"
+    assert "Wang Qishan" in answer.text
+    assert citations_match_text(answer)
+    c = answer.citations[0]
+    article = seeds_engine.index.version.articles[c.article_id]
+    assert article.text[c.start:c.end] == c.quote  # a citation is traceable to the exact characters
+
+
+def test_who_attended_names_the_people(seeds_engine):
+    answer = ask(seeds_engine, "Who attended the Beijing WIPO meeting?")
+    assert "Yin Hejun" in answer.text and "Wang Binying" in answer.text
+    assert answer.citations[0].article_id == "000_e3717a06dcafe9c2"
+
+
+@pytest.mark.parametrize("question", ["What is the recipe for a chocolate cake?", "Who won the 2018 FIFA World Cup?",
+                                      "What is the population of Beijing?"])
+def test_unanswerable_questions_abstain(seeds_engine, question):
+    answer = ask(seeds_engine, question)
+    assert answer.abstained and not answer.citations and "don't say" in answer.text
+
+
+def test_follow_up_is_understood_in_context(seeds_engine):
+    first = ask(seeds_engine, "Who attended the Beijing WIPO meeting?")
+    answer = ask(seeds_engine, "What did she thank Beijing for?", [first.as_turn()])
+    assert answer.citations and answer.citations[0].article_id == "000_e3717a06dcafe9c2"
+    assert "thanks" in answer.text and "support" in answer.text
+
+
+def test_a_new_question_starts_fresh(seeds_engine):
+    first = ask(seeds_engine, "Who attended the Beijing WIPO meeting?")
+    answer = ask(seeds_engine, "How many cities have started working to become a demonstration city?", [first.as_turn()])
+    assert answer.search_query == "How many cities have started working to become a demonstration city?"
+    assert answer.citations[0].article_id == "004_ceff735c4c707526"
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "x" * 1001, None, 42])
+def test_bad_questions_are_refused(seeds_engine, question):
+    with pytest.raises(BadQuestion):
+        ask(seeds_engine, question)
+
+
+def test_odd_but_valid_questions_are_answered_or_declined(seeds_engine):
+    for question in ["\u202eWho presided?\u202c", "🤔🤔🤔", "<script>alert(1)</script>", "a\x00b\x07c?", "**who** `attended`?"]:
+        answer = ask(seeds_engine, question)
+        assert answer.abstained or answer.citations
+
+
+def test_dev_set_figures(seeds_engine):
+    figures = evaluate(seeds_engine, load_questions(SHARED / "eval" / "dev.jsonl")).figures
+    assert figures["hit@3"] >= 0.9
+    assert figures["abstain_rate"] == 1.0
+    assert figures["false_abstain"] == 0.0

@@ -1,0 +1,70 @@
+"""The on-disk index: a version that lacks a file or disagrees with its manifest is refused."""
+
+import json
+
+import numpy as np
+import pytest
+
+from retrieval import store
+from retrieval.errors import IndexCorrupt, IndexNotFound
+from retrieval.refresh import build
+
+
+@pytest.fixture
+def built(tiny_corpus, tmp_path, hashing):
+    index_dir = tmp_path / "index"
+    build(tiny_corpus, index_dir, hashing)
+    return index_dir, index_dir / "versions" / store.current_name(index_dir)
+
+
+def test_round_trip(built):
+    index_dir, _ = built
+    version = store.load_current(index_dir)
+    assert len(version.passages) == version.vectors.shape[0] == len(version.dense)
+    for p in version.passages:
+        assert version.articles[p.article_id].text[p.start:p.end] == p.text
+    assert np.allclose(np.linalg.norm(version.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_no_index_yet(tmp_path):
+    with pytest.raises(IndexNotFound, match="citeqa index"):
+        store.load_current(tmp_path)
+
+
+@pytest.mark.parametrize("name", store.FILES + ("manifest.json",))
+def test_missing_file_is_refused(built, name):
+    _, version = built
+    (version / name).unlink()
+    with pytest.raises(IndexCorrupt, match=name):
+        store.load_version(version)
+
+
+@pytest.mark.parametrize("name", store.FILES)
+def test_tampered_file_is_refused(built, name):
+    _, version = built
+    data = (version / name).read_bytes()
+    (version / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt, match=name):
+        store.load_version(version)
+
+
+def test_manifest_that_disagrees_is_refused(built):
+    _, version = built
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["dimension"] = 999
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt, match="manifest says"):
+        store.load_version(version)
+
+
+def test_garbage_manifest_is_refused(built):
+    _, version = built
+    (version / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="manifest"):
+        store.load_version(version)
+
+
+def test_publish_leaves_no_temporary_files(built):
+    index_dir, _ = built
+    assert not list((index_dir / "versions").glob(".tmp-*"))
+    assert not (index_dir / "CURRENT.tmp").exists()
