@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="port `citeqa serve` listens on")
     reload_seconds: float = Field(2.0, gt=0, description="how often a server looks for a newly published index")
     log_level: str = Field("INFO", description="logging level")
+    conversations: Path = Field(Path(".citeqa/conversations.sqlite"), description="conversation store shared by the API and the bot")
+    conversation_ttl_seconds: float = Field(24 * 3600, gt=0, description="a conversation idle this long is forgotten")
+    conversation_max_turns: int = Field(10, ge=1, description="turns of a conversation kept as context")
 
 
 def make_embedder(settings: Settings):

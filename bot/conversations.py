@@ -1,0 +1,125 @@
+"""The conversation store shared by the HTTP API and the Telegram bot: an SQLite file that survives
+restarts, forgets conversations after a time-to-live and keeps only their last turns."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from retrieval.types import Turn
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    created REAL NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    article_ids TEXT NOT NULL,
+    search_query TEXT NOT NULL,
+    span TEXT,
+    PRIMARY KEY (conversation_id, turn)
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    conversation_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    helpful INTEGER NOT NULL,
+    comment TEXT,
+    source TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+class ConversationStore:
+    """Thread-safe; several processes may share the file (SQLite's WAL and a busy timeout)."""
+
+    def __init__(self, path: str | Path, ttl_seconds: float = 24 * 3600, max_turns: int = 10):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.ttl_seconds, self.max_turns = ttl_seconds, max_turns
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def history(self, conversation_id: str) -> list[Turn]:
+        """The conversation's last turns, oldest first; [] when unknown or expired."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT question, answer, article_ids, search_query, span FROM turns "
+                "WHERE conversation_id = ? AND created >= ? ORDER BY turn DESC LIMIT ?",
+                (conversation_id, time.time() - self.ttl_seconds, self.max_turns),
+            ).fetchall()
+        return [Turn(q, a, tuple(json.loads(ids)), s, span) for q, a, ids, s, span in reversed(rows)]
+
+    def append(self, conversation_id: str, turn: Turn) -> int:
+        """Store a turn; returns its number in the conversation (1, 2, ...). Expired turns are dropped first."""
+        now = time.time()
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM turns WHERE conversation_id = ? AND created < ?",
+                             (conversation_id, now - self.ttl_seconds))
+            (last,) = self._db.execute("SELECT COALESCE(MAX(turn), 0) FROM turns WHERE conversation_id = ?",
+                                       (conversation_id,)).fetchone()
+            number = last + 1
+            self._db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, number, now, turn.question, turn.answer, json.dumps(list(turn.article_ids)),
+                 turn.search_query, turn.span),
+            )
+            self._db.execute("DELETE FROM turns WHERE conversation_id = ? AND turn <= ?",
+                             (conversation_id, number - self.max_turns))
+        return number
+
+    def forget(self, conversation_id: str) -> bool:
+        with self._lock, self._transaction():
+            deleted = self._db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,)).rowcount
+        return deleted > 0
+
+    def turn_exists(self, conversation_id: str, turn: int) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM turns WHERE conversation_id = ? AND turn = ?",
+                                   (conversation_id, turn)).fetchone()
+        return row is not None
+
+    def add_feedback(self, conversation_id: str, turn: int, helpful: bool, comment: str | None = None,
+                     source: str = "api") -> None:
+        with self._lock, self._transaction():
+            self._db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?)",
+                             (conversation_id, turn, int(helpful), comment, source, time.time()))
+
+    def feedback(self, conversation_id: str) -> list[tuple[int, bool, str | None, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT turn, helpful, comment, source FROM feedback WHERE conversation_id = ? "
+                                    "ORDER BY rowid", (conversation_id,)).fetchall()
+        return [(t, bool(h), c, s) for t, h, c, s in rows]
+
+    def purge_expired(self) -> int:
+        with self._lock, self._transaction():
+            return self._db.execute("DELETE FROM turns WHERE created < ?", (time.time() - self.ttl_seconds,)).rowcount
+
+    def _transaction(self):
+        return _Immediate(self._db)
+
+
+class _Immediate:
+    """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so two processes never race a turn number."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, value, traceback):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        return False
