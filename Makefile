@@ -24,7 +24,12 @@ index: install
 run: index
 	$(BIN)/citeqa serve
 
-test: install
+# The browser test drives Debian's Chromium (never a browser that Playwright downloads): install it when missing.
+/usr/bin/chromium:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+test: install /usr/bin/chromium
 	$(BIN)/python -m pytest -q
 
 eval: install

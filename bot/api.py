@@ -1,102 +1,201 @@
-"""The HTTP API: `create_app(engine=None)` -> FastAPI, routes thin over the shared `ask`."""
+"""The HTTP API and the web chat: `create_app(engine=None, settings=None)` -> FastAPI, routes thin over `ask`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
+import uuid
+from pathlib import Path as FilePath
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
+from bot.admin import RefreshJob, admin_router
+from bot.conversations import ConversationStore
+from bot.limits import BodyGuard, RateLimit
+from bot.metrics import CONTENT_TYPE, Metrics, RequestMetrics
+from bot.responses import SecurityHeaders, add_error_handlers
+from bot.schemas import (ArticleList, ArticleOut, ArticleSummary, AskIn, AskOut, CONVERSATION_ID, Error, FeedbackIn,
+                         PassageOut, PassageSpan, Ready)
 from bot.settings import Settings, make_embedder
 from retrieval.engine import Engine, ask
-from retrieval.errors import BadQuestion, CiteqaError, IndexNotFound
-from retrieval.question import MAX_QUESTION_CHARS
-from retrieval.types import Turn
+from retrieval.errors import CiteqaError
 
 log = logging.getLogger(__name__)
 
-
-class TurnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(max_length=MAX_QUESTION_CHARS)
-    answer: str = Field("", max_length=20_000)
-    article_ids: list[str] = Field(default_factory=list, max_length=20)
-
-
-class AskIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
-    history: list[TurnIn] = Field(default_factory=list, max_length=20, description="earlier turns, oldest first")
-
-
-class CitationOut(BaseModel):
-    n: int
-    article_id: str
-    title: str
-    passage_id: str
-    quote: str
-    start: int
-    end: int
-    score: float
-
-
-class AnswerOut(BaseModel):
-    question: str
-    text: str
-    span: str | None
-    abstained: bool
-    citations: list[CitationOut]
-    search_query: str
-    index_version: str
-    seconds: float
+STATIC = FilePath(__file__).parent / "static"
+# Conversations of the web API live beside the Telegram bot's in one store; the prefix keeps an HTTP
+# client from reading or extending a Telegram chat's context by guessing its id.
+CONVERSATION_PREFIX = "api:"
+ERRORS = {code: {"model": Error, "description": text} for code, text in {
+    400: "the body is not UTF-8 or not JSON", 413: "the body is too large", 422: "a field was refused",
+    429: "too many requests (see Retry-After)", 503: "no index loaded yet"}.items()}
+NOT_FOUND = {404: {"model": Error, "description": "not found"}}
 
 
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = engine or Engine(settings.index, make_embedder(settings), retriever=settings.retriever)
-        watcher = asyncio.create_task(_watch_index(app.state.engine, settings.reload_seconds))
-        yield
-        watcher.cancel()
+        app.state.conversations = ConversationStore(settings.conversations, settings.conversation_ttl_seconds,
+                                                    settings.conversation_max_turns)
+        app.state.refresh_job = RefreshJob(app.state.engine, settings)
+        app.state.warm = False
+        watcher = asyncio.create_task(_watch_index(app, settings.reload_seconds))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            app.state.conversations.close()
 
-    app = FastAPI(title="citeqa", summary="Cited answers from a folder of news articles", lifespan=lifespan)
+    app = FastAPI(title="citeqa", summary="Cited answers from a folder of news articles", version="1",
+                  lifespan=lifespan, responses=ERRORS)
+    app.state.metrics = metrics
+    add_error_handlers(app)
 
-    @app.exception_handler(CiteqaError)
-    async def library_error(request: Request, err: CiteqaError):
-        status = 422 if isinstance(err, BadQuestion) else 503 if isinstance(err, IndexNotFound) else 500
-        return JSONResponse({"detail": str(err)}, status_code=status)
+    @app.post("/v1/ask", response_model=AskOut, tags=["questions"])
+    def ask_route(body: AskIn, request: Request) -> AskOut:
+        """Answer a question with numbered citations; pass the returned conversation_id to ask a follow-up."""
+        started, state = time.perf_counter(), request.app.state
+        conversation = body.conversation_id or uuid.uuid4().hex
+        key = CONVERSATION_PREFIX + conversation
+        answer = ask(state.engine, body.question, state.conversations.history(key), top_k=body.top_k,
+                     article_ids=_allowed_articles(state.engine, body))
+        turn = state.conversations.append(key, answer.as_turn())
+        metrics.answered(answer.abstained)
+        return AskOut.build(answer, conversation, turn, time.perf_counter() - started)
 
-    @app.get("/health")
-    def health(request: Request) -> dict:
-        engine = request.app.state.engine
-        if not engine.ready:
-            raise HTTPException(503, detail=f"no index loaded from {engine.index_dir}")
-        index = engine.index
-        return {"status": "ok", "index_version": index.name, "passages": len(index.passages), "model": index.version.model}
+    @app.delete("/v1/conversations/{conversation_id}", status_code=204, tags=["questions"], responses=NOT_FOUND)
+    def forget(conversation_id: Annotated[str, Path(**CONVERSATION_ID)], request: Request) -> Response:
+        """Forget a conversation: its next question starts afresh."""
+        if not request.app.state.conversations.forget(CONVERSATION_PREFIX + conversation_id):
+            raise HTTPException(404, "no such conversation (it may have expired)")
+        return Response(status_code=204)
 
-    @app.post("/ask", response_model=AnswerOut)
-    def ask_route(body: AskIn, request: Request) -> AnswerOut:
-        started = time.perf_counter()
-        history = [Turn(t.question, t.answer, tuple(t.article_ids)) for t in body.history]
-        answer = ask(request.app.state.engine, body.question, history)
-        return AnswerOut(**{k: v for k, v in dataclasses.asdict(answer).items() if k != "details"},
-                         seconds=round(time.perf_counter() - started, 4))
+    @app.post("/v1/feedback", status_code=201, tags=["questions"], responses=NOT_FOUND)
+    def feedback(body: FeedbackIn, request: Request) -> dict[str, bool]:
+        """Say whether an answer helped: `turn` is the number /v1/ask returned with it."""
+        store, key = request.app.state.conversations, CONVERSATION_PREFIX + body.conversation_id
+        if not store.turn_exists(key, body.turn):
+            raise HTTPException(404, "no such turn in that conversation (it may have expired)")
+        store.add_feedback(key, body.turn, body.helpful, body.comment, source="api")
+        return {"stored": True}
 
+    @app.get("/v1/articles", response_model=ArticleList, tags=["articles"])
+    def articles(request: Request, offset: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ArticleList:
+        """The indexed articles, in id order."""
+        version = request.app.state.engine.index.version
+        page = sorted(version.articles)[offset:offset + limit]
+        return ArticleList(index_version=version.name, total=len(version.articles), articles=[
+            ArticleSummary.build(version.articles[a], len(version.manifest["articles"][a]["rows"])) for a in page])
+
+    @app.get("/v1/articles/{article_id:path}", response_model=ArticleOut, tags=["articles"], responses=NOT_FOUND)
+    def article(article_id: str, request: Request) -> ArticleOut:
+        """One article with its text and where each of its passages lies in it."""
+        version = request.app.state.engine.index.version
+        if article_id not in version.articles:
+            raise HTTPException(404, "no such article")
+        spans = [PassageSpan(id=p.id, start=p.start, end=p.end) for p in version.passages_of(article_id)]
+        summary = ArticleSummary.build(version.articles[article_id], len(spans))
+        return ArticleOut(**summary.model_dump(), text=version.articles[article_id].text, spans=spans)
+
+    @app.get("/v1/passages/{passage_id:path}", response_model=PassageOut, tags=["articles"], responses=NOT_FOUND)
+    def passage(passage_id: str, request: Request) -> PassageOut:
+        """One passage (ids look like `<article id>#<n>`: send the # as %23)."""
+        found = request.app.state.engine.index.version.by_id.get(passage_id)
+        if found is None:
+            raise HTTPException(404, "no such passage")
+        return PassageOut.build(found)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    app.add_api_route("/health", healthz, methods=["GET"], include_in_schema=False)
+
+    @app.get("/readyz", response_model=Ready, tags=["operations"])
+    def readyz(request: Request) -> Ready:
+        """Ready once an index is loaded and a first question has loaded the models (503 until then)."""
+        index = request.app.state.engine.index
+        if not request.app.state.warm:
+            raise HTTPException(503, "the index is loaded; the models are still loading")
+        return Ready(status="ready", index_version=index.name, articles=len(index.version.articles),
+                     passages=len(index.passages), model=index.version.model)
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+    def prometheus(request: Request) -> Response:
+        """Prometheus text: requests and latency by route, answers, abstentions, the loaded index."""
+        return Response(metrics.render(getattr(request.app.state, "engine", None)), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    def chat() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if token:
+        app.include_router(admin_router(token))
+
+    # Outermost last: metrics see every response, the limits run before any route reads a body.
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+
+    if getattr(settings, "telegram_token", None) and getattr(settings, "telegram_webhook_secret", None):
+        from bot.telegram import mount_webhook
+
+        mount_webhook(app, settings)
     return app
 
 
-async def _watch_index(engine: Engine, every: float) -> None:
-    """Load the first index, then any newly published one; a bad version is logged and skipped."""
+def _allowed_articles(engine: Engine, body: AskIn) -> set[str] | None:
+    """The articles a question may draw on: those asked for, within the published dates asked for."""
+    allowed = set(body.article_ids) if body.article_ids is not None else None
+    if body.published_after or body.published_before:
+        after = body.published_after.isoformat() if body.published_after else ""
+        before = body.published_before.isoformat() if body.published_before else "9999-12-31"
+        dated = {a.id for a in engine.index.version.articles.values() if a.published and after <= a.published <= before}
+        allowed = dated if allowed is None else allowed & dated
+    return allowed
+
+
+async def _watch_index(app: FastAPI, every: float) -> None:
+    """Load the first index and warm the models up, then load any newly published version.
+
+    A bad version is logged and skipped: the loaded one goes on serving.
+    """
+    engine = app.state.engine
     while True:
         try:
             await asyncio.to_thread(engine.reload)
         except CiteqaError as err:
             log.error("index not (re)loaded: %s", err)
+        if engine.ready and not app.state.warm:
+            await asyncio.to_thread(_warm_up, engine)
+            app.state.warm = True
         await asyncio.sleep(every)
+
+
+def _warm_up(engine: Engine) -> None:
+    """A question that the index answers loads everything a question needs (the embedding model, the
+    language pipeline for spans), so the first user does not wait for it."""
+    started = time.perf_counter()
+    try:
+        passages = engine.index.passages
+        ask(engine, "Who " + " ".join(passages[0].text.split()[:12]) + "?" if passages else "Who?")
+    except Exception:
+        log.exception("the warm-up question failed; questions will load the models themselves")
+    log.info("warmed up in %.2fs", time.perf_counter() - started)

@@ -1,4 +1,4 @@
-"""The `citeqa` command: index, refresh, ask, eval, serve."""
+"""The `citeqa` command: index, refresh, ask, eval, serve, telegram."""
 
 from __future__ import annotations
 
@@ -166,6 +166,37 @@ def serve(index: IndexOption = None, host: Annotated[Optional[str], typer.Option
     settings = _settings(index=index, host=host, port=port)
     uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower())
+
+
+@app.command()
+def telegram(index: IndexOption = None,
+             webhook: Annotated[Optional[str], typer.Option(
+                 help="register this public HTTPS URL of the API's POST /telegram/webhook instead of polling")] = None) -> None:
+    """Run the Telegram bot with long polling, or register its webhook (then `citeqa serve` answers)."""
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from bot.telegram import register_webhook, run_polling
+
+    settings = _settings(index=index)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs each request's URL, and those hold the token
+    if not settings.telegram_token:
+        raise _fail(ValueError("no bot token: set CITEQA_TELEGRAM_TOKEN to the token @BotFather gave you"))
+    if webhook:
+        if not settings.telegram_webhook_secret:
+            raise _fail(ValueError("set CITEQA_TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -): Telegram sends it "
+                                   "with every update and the webhook route refuses updates without it"))
+        try:
+            asyncio.run(register_webhook(settings, webhook))
+        except TelegramError as err:  # a refused token or URL, an unreachable Bot API
+            raise _fail(err)
+        typer.echo(f"webhook set to {webhook}; `citeqa serve` answers it (with the same token and secret)")
+        return
+    try:
+        run_polling(settings, _engine(settings))
+    except CiteqaError as err:
+        raise _fail(err)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
-"""Answers and figures as text for people: the terminal now, Telegram HTML later. Pure."""
+"""Answers and figures as text for people: plain text for the terminal, HTML for Telegram. Pure."""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from html import escape
 
 from retrieval.types import Answer
 
@@ -17,7 +19,7 @@ def plain_text(answer: Answer, quote_chars: int = 300) -> str:
     return "\n".join(lines)
 
 
-FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "false_abstain", "abstain_rate",
+FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "span_f1_all", "false_abstain", "abstain_rate",
            "followup_hit@3", "followup_answer_hit", "followup_false_abstain", "ask_p50_ms", "ask_p95_ms", "questions")
 
 
@@ -29,3 +31,114 @@ def figures_table(results: dict[str, dict]) -> str:
         if any(figure in r for r in results.values()):
             rows.append(f"| {figure} | " + " | ".join(str(results[n].get(figure, "")) for n in names) + " |")
     return "\n".join(rows)
+
+
+# Telegram: HTML parse mode. Every piece of text is escaped; the only tags are the ones written here.
+TELEGRAM_LIMIT = 4096  # characters a message may hold
+_MARKED = re.compile(r" ?(.+?) \[(\d+)\](?= |$)", re.S)  # the answer's sentences, each with its passage number
+
+
+def telegram_html(answer: Answer, quote_chars: int = 120) -> list[str]:
+    """The answer, its span in bold, then the numbered citations; one string per message."""
+    if answer.abstained:
+        return [f"{escape(answer.text)} Nothing in the articles I know answers that. Try asking it another way, "
+                "or send /sources to see which articles I have."]
+    blocks = [_with_span(answer.text, answer.span)]
+    for c in answer.citations:
+        ranges = cited_ranges(answer, c.n)
+        quote = c.quote[ranges[0][0]:ranges[0][1]] if ranges else c.quote
+        quote = textwrap.shorten(" ".join(quote.split()), quote_chars, placeholder=" …")
+        blocks.append(f"[{c.n}] <b>{escape(c.title)}</b>\n<i>“{escape(quote)}”</i>")
+    return split_html("\n\n".join(blocks))
+
+
+def cited_ranges(answer: Answer, n: int) -> list[tuple[int, int]]:
+    """Where the sentences the answer takes from citation `n` sit in its quote (the whole passage)."""
+    quote = next((c.quote for c in answer.citations if c.n == n), "")
+    ranges = []
+    for m in _MARKED.finditer(answer.text):
+        found = quote.find(m.group(1)) if int(m.group(2)) == n else -1
+        if found >= 0:
+            ranges.append((found, found + len(m.group(1))))
+    return sorted(ranges)
+
+
+def telegram_passage(n: int | None, title: str, date: str | None, text: str,
+                     highlights: list[tuple[int, int]] = ()) -> list[str]:
+    """A whole passage under its title, with the cited sentences in bold."""
+    body, at = [], 0
+    for start, end in sorted(highlights):
+        start, end = max(start, at), min(end, len(text))
+        if start < end:
+            body += [escape(text[at:start]), f"<b>{escape(text[start:end])}</b>"]
+            at = end
+    body.append(escape(text[at:]))
+    head = f"<b>{f'[{n}] ' if n else ''}{escape(title)}</b>" + (f"\n<i>{escape(date)}</i>" if date else "")
+    return split_html(f"{head}\n\n{''.join(body)}")
+
+
+def telegram_sources(articles: list[tuple[str, str | None]]) -> list[str]:
+    """The articles (title, date), numbered."""
+    lines = [f"<b>The {len(articles)} articles I know</b>"]
+    lines += [f"{k}. {escape(title)}" + (f" <i>({escape(date)})</i>" if date else "")
+              for k, (title, date) in enumerate(articles, 1)]
+    return split_html("\n".join(lines))
+
+
+def _with_span(text: str, span: str | None) -> str:
+    at = text.find(span) if span else -1
+    if at >= 0:
+        return f"{escape(text[:at])}<b>{escape(span)}</b>{escape(text[at + len(span):])}"
+    return f"<b>{escape(span)}</b>\n{escape(text)}" if span else escape(text)
+
+
+_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\n\n|\n| |[^<&\n ]{1,64}|.", re.S)
+_BREAKS = ("\n\n", "\n", " ")  # where to cut, best first
+
+
+def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Messages of at most `limit` characters, cut at a paragraph break if one fills half a message, else
+    a line break, else a space; never inside a tag or an entity. A cut inside <b>...</b> closes the tag and
+    opens it again in the next message."""
+    tokens = _TOKEN.findall(html)
+    messages, start, stack = [], 0, []
+    while start < len(tokens):
+        prefix = "".join(tag for _, tag in stack)
+        size, opened, i, cuts = _units(prefix), stack, start, {}
+        while i < len(tokens):
+            after = _nest(opened, tokens[i])
+            if size + _units(tokens[i]) + sum(len(name) + 3 for name, _ in after) > limit:
+                break
+            size, opened, i = size + _units(tokens[i]), after, i + 1
+            if tokens[i - 1] in _BREAKS:
+                cuts[tokens[i - 1]] = (i, opened, size)
+        if i == len(tokens):
+            cut, then = i, opened
+        else:
+            # The best kind of break that still fills half a message; else the last break of any kind.
+            full = [cuts[b] for b in _BREAKS if b in cuts and cuts[b][2] >= limit // 2]
+            cut, then, _ = (full or sorted(cuts.values(), key=lambda c: c[0])[-1:] or [(i, opened, 0)])[0]
+            if cut == start:
+                raise ValueError(f"limit {limit} is too small for the markup")
+        message = (prefix + "".join(tokens[start:cut])).rstrip() + "".join(f"</{name}>" for name, _ in reversed(then))
+        if re.sub(r"<[^>]*>", "", message).strip():
+            messages.append(message)
+        start, stack = cut, then
+        while start < len(tokens) and tokens[start] in _BREAKS:
+            start += 1
+    return messages
+
+
+def _nest(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
+    """The open tags after `token`."""
+    tag = re.match(r"<(/?)([A-Za-z][\w-]*)", token)
+    if not tag or token.endswith("/>"):
+        return stack
+    if tag.group(1):
+        return stack[:-1] if stack and stack[-1][0] == tag.group(2) else stack
+    return [*stack, (tag.group(2), token)]
+
+
+def _units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.articles import MAX_ARTICLE_BYTES
@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     conversations: Path = Field(Path(".citeqa/conversations.sqlite"), description="conversation store shared by the API and the bot")
     conversation_ttl_seconds: float = Field(24 * 3600, gt=0, description="a conversation idle this long is forgotten")
     conversation_max_turns: int = Field(10, ge=1, description="turns of a conversation kept as context")
+    # HTTP API
+    admin_token: SecretStr | None = Field(None, description="Bearer token of the /v1/admin routes; unset, they do not exist")
+    rate_limit_per_minute: float = Field(60, ge=0, description="requests a client may make to /v1 each minute; 0 turns the limit off")
+    rate_limit_burst: int = Field(20, ge=1, description="requests a client may make at once before the per-minute rate applies")
+    max_body_bytes: int = Field(16 * 1024, ge=1024, description="larger request bodies are refused with 413")
+    # Telegram
+    telegram_token: str | None = Field(None, description="the bot's token from @BotFather; `citeqa telegram` needs it")
+    telegram_api_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL, as python-telegram-bot's base_url takes it (the token is appended)")
+    telegram_webhook_secret: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,256}$", description="secret Telegram sends with each webhook update; with the token set, the HTTP API serves POST /telegram/webhook")
+    telegram_rate_limit: int = Field(6, ge=0, description="questions a chat may ask per window; 0 turns the limit off")
+    telegram_rate_window_seconds: float = Field(60, gt=0, description="the window of the per-chat rate limit")
+    telegram_examples: list[str] = Field(default_factory=list, description="example questions /start shows (JSON list); empty: made from article titles")
 
 
 def make_embedder(settings: Settings):

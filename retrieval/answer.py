@@ -15,8 +15,11 @@ NO_ANSWER = "The articles don't say."
 # Sentence-score weights: term coverage dominates (it chose better sentences than MiniLM cosine on
 # XQuAD); bigrams reward the question's phrasing, the passage prior its retrieval rank, and the
 # answer-type bonus a sentence that holds the kind of thing asked for (a number, a date, a name).
-W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.3, 0.15, 0.2, 0.004
+W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.15, 0.4, 0.2, 0.004
 SECOND_SENTENCE_SHARE = 0.5  # a second sentence must score at least this share of the first
+# A follow-up's carried-over words count this much of their weight: they find the right article, but
+# the sentence that answers is the one with the new question's own words.
+CONTEXT_SHARE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,10 @@ def candidate_sentences(hits: list[Hit], passages: int = 3) -> list[Sentence]:
 
 
 def query_weights(question: str, weight: Callable[[str], float], context: str = "") -> dict[str, float]:
-    """Each content term of the question with its weight (IDF); a follow-up's context terms count half."""
+    """Each content term of the question with its weight (IDF); a follow-up's context terms count less."""
     wanted = {t: weight(t) for t in terms(question)}
     for term in terms(context):
-        wanted.setdefault(term, 0.5 * weight(term))
+        wanted.setdefault(term, CONTEXT_SHARE * weight(term))
     return wanted
 
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from retrieval.question import own_entities
 from retrieval.terms import terms, tokens
 from retrieval.types import Turn
 
@@ -14,8 +15,6 @@ from retrieval.types import Turn
 _ANAPHORA = {"he", "she", "it", "they", "him", "her", "them", "his", "its", "their", "hers", "theirs",
              "this", "that", "these", "those", "there", "then", "such", "former", "latter", "same"}
 _CONTINUATIONS = re.compile(r"^\s*(?:and|also|what about|how about|and what|so|why|how come|else)\b", re.I)
-_QUESTION_OPENERS = {"who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did", "does", "do",
-                     "is", "are", "was", "were", "can", "could", "will", "would", "in", "on", "at", "and", "between"}
 CONTEXT_WORDS = 40  # a chain of follow-ups carries at most this many words of context
 
 
@@ -29,13 +28,6 @@ class Resolved:
     @property
     def search_query(self) -> str:
         return f"{self.question} {self.context}".strip()
-
-
-def own_entities(question: str) -> list[str]:
-    """Capitalised words and numbers that the question names itself (not its first word)."""
-    words = re.findall(r"[\w’'.-]+", question)
-    return [w for k, w in enumerate(words) if (k > 0 and w[:1].isupper() and w.lower() not in _QUESTION_OPENERS)
-            or any(c.isdigit() for c in w)]
 
 
 def is_followup(question: str, history: Sequence[Turn]) -> bool:

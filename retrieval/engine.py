@@ -11,10 +11,11 @@ from typing import Collection, Sequence
 from retrieval import store
 from retrieval.answer import abstain, candidate_sentences, choose, compose, query_weights, score_sentences
 from retrieval.conversation import resolve
-from retrieval.confidence import is_answered
+from retrieval.confidence import signals
 from retrieval.embed import Embedder
 from retrieval.errors import IndexNotFound, ModelMismatch
 from retrieval.question import answer_type, clean_question
+from retrieval.spans import find_span, parse
 from retrieval.search import Retriever, SearchIndex, diversify, search
 from retrieval.types import Answer, Turn
 
@@ -50,6 +51,11 @@ class Engine:
     @property
     def ready(self) -> bool:
         return self._index is not None
+
+    def warm_up(self) -> None:
+        """Load the models now rather than in the first question (the embedder and spaCy load lazily)."""
+        self.embedder.encode(["warm up"])
+        parse("Warm up.")
 
     def reload(self) -> bool:
         """Load the published version if it is not the one loaded; True when it swapped.
@@ -91,6 +97,9 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
         return abstain(question, **fields)
     wanted = query_weights(question, index.sparse.weight, resolved.context)
     scored = score_sentences(candidate_sentences(hits, top_k), question, wanted, kind)
-    if not is_answered(wanted, hits, scored):
+    evidence = signals(question, wanted, hits, scored, index.sparse)
+    fields["details"] = {"signals": evidence.as_dict(), "followup": resolved.followup, "answer_type": kind}
+    if not evidence.answered:
         return abstain(question, **fields)
-    return compose(question, choose(scored), **fields)
+    chosen = choose(scored)
+    return compose(question, chosen, span=find_span(question, kind, chosen), **fields)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from retrieval.engine import Engine, ask
 from retrieval.errors import CiteqaError
+from retrieval.question import answer_type
 from retrieval.types import Answer, Turn
 
 
@@ -78,7 +79,7 @@ def evaluate(engine: Engine, conversations: list[list[Item]], **ask_options) -> 
     counts = collections.Counter()
     times: list[float] = []
     misses: list[dict] = []
-    engine.embedder.encode(["warm up"])  # load the model before the clock starts
+    engine.warm_up()  # load the models before the clock starts
     for conversation in conversations:
         history: list[Turn] = []
         for k, item in enumerate(conversation):
@@ -116,9 +117,14 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
         text = answer.text.lower()
         out[f"{prefix}answer_hit"] = float(all(a.lower() in text for a in item.answer))
         if _is_short(item.answer):
-            best = max(item.answer, key=len) if len(item.answer) == 1 else " ".join(item.answer)
-            out["span_exact"] = float(answer.span is not None and squad_normalise(answer.span) == squad_normalise(best))
-            out["span_f1"] = token_f1(answer.span or "", best)
+            # span_exact / span_f1: over the questions a span is for (who, when, how many, ...);
+            # span_f1_all: over every short answer, plain "what" questions (which get no span) included.
+            truth = item.answer[0]
+            f1 = token_f1(answer.span or "", truth)
+            out["span_f1_all"] = f1
+            if answer_type(item.question):
+                out["span_exact"] = float(answer.span is not None and squad_normalise(answer.span) == squad_normalise(truth))
+                out["span_f1"] = f1
     return out
 
 

@@ -26,18 +26,39 @@ def clean_question(question: object) -> str:
 _TYPES = [
     # order matters: "how much money" is an amount before it is a number
     ("AMOUNT", r"\bhow much (?:money|did .* cost|does .* cost|was .* worth)|\bwhat (?:was |is )?the (?:cost|price|budget|amount)\b"),
-    ("NUMBER", r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|\bwhat (?:number|percentage|proportion|share|size)\b|\bwhat (?:was|is) the (?:number|total|population|percentage|score)\b"),
+    ("NUMBER", r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|\bwhat (?:number|percentage|proportion|share|size)\b|\bwhat (?:was|is) the (?:final )?(?:number|total|population|percentage|score)\b"),
     ("DATE", r"\bwhen\b|\bwhat (?:year|date|day|month|time|century|decade|period)\b|\b(?:which|in what) (?:year|date|day|month|century|decade)\b"),
     ("PLACE", r"\bwhere\b|\b(?:which|what) (?:country|city|place|region|province|state|town|location|continent|area)\b"),
     ("ORG", r"\b(?:which|what) (?:organi[sz]ation|company|companies|agency|office|institution|university|team|firm|body|department|government|group|party|ministry)s?\b"),
-    ("PERSON", r"\bwho(?:m|se)?\b|\b(?:which|what) (?:person|people|official|officials|man|woman|mayor|director|president|leader|player|king|queen|scientist)s?\b"),
+    ("PERSON", r"\bwho(?:m|se)?\b|\b(?:which|what) (?:\w+ )?(?:person|people|official|man|woman|men|women|mayor|director|president|leader|player|king|queen|emperor|scientist|actor|actress|singer|artist|author|writer|poet|composer|painter|quarterback|coach|minister|officer|general|inventor|philosopher|physicist|chemist|mathematician|explorer)s?\b|\bname of the (?:\w+ )?(?:person|man|woman|player|leader|king|queen|emperor|actor|actress|author|quarterback|scientist)\b"),
 ]
 _COMPILED = [(kind, re.compile(pattern, re.I)) for kind, pattern in _TYPES]
 
 
+_NAMED_WH = re.compile(r"(?<=[A-Z]\w)(\w*\s+)(Who|What|When|Where)\b")
+
+
 def answer_type(question: str) -> str | None:
-    """PERSON, ORG, PLACE, DATE, NUMBER or AMOUNT when the question asks for one; None otherwise."""
+    """PERSON, ORG, PLACE, DATE, NUMBER or AMOUNT when the question asks for one; None otherwise.
+
+    Only the question's own wh-word counts: "Doctor Who" inside a name asks for nothing.
+    """
+    question = _NAMED_WH.sub(lambda m: m.group(1) + "_" * len(m.group(2)), question)
+    first_wh = re.search(r"\b(who|whom|whose|what|which|when|where|how)\b", question, re.I)
     for kind, pattern in _COMPILED:
-        if pattern.search(question):
+        match = pattern.search(question)
+        # A later, subordinate wh-word ("What did the man who ...") does not set the type.
+        if match and (first_wh is None or match.start() <= first_wh.start() + 1 or kind != "PERSON"):
             return kind
     return None
+
+
+_QUESTION_OPENERS = {"who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did", "does", "do",
+                     "is", "are", "was", "were", "can", "could", "will", "would", "in", "on", "at", "and", "between"}
+
+
+def own_entities(question: str) -> list[str]:
+    """Capitalised words and numbers that the question names itself (not its first word)."""
+    words = re.findall(r"[\w’'.-]+", question)
+    return [w for k, w in enumerate(words) if (k > 0 and w[:1].isupper() and w.lower() not in _QUESTION_OPENERS)
+            or any(c.isdigit() for c in w)]

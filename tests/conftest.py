@@ -68,3 +68,54 @@ def seeds_engine(minilm, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("seeds-index")
     build(SEEDS, index_dir, minilm)
     return Engine.open(index_dir, minilm)
+
+
+NEWS = {
+    **TINY,
+    "ferry": "Old Ferry Makes Its Last Crossing\n\nOn June 5, 2019, the old ferry of Port Alba made its last crossing "
+             "of the bay. The captain, Rui Lopes, steered the ferry for 31 years. The harbour museum will keep its bell.\n",
+}
+
+
+@pytest.fixture
+def news_index(tmp_path) -> tuple[Path, Path]:
+    """(corpus, index): the tiny articles and a dated one, indexed with the `hashing-256` embedder (for the front-ends)."""
+    from retrieval.refresh import build
+
+    corpus = write_corpus(tmp_path / "news", NEWS)
+    build(corpus, tmp_path / "news-index", HashingEmbedder(256))
+    return corpus, tmp_path / "news-index"
+
+
+@pytest.fixture
+def wait_until():
+    """wait_until(condition, what): poll until condition() is true; fail with `what` after a generous deadline."""
+    import time
+
+    def wait(condition, what: str = "condition", seconds: float = 60.0, every: float = 0.02):
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for {what}")
+            time.sleep(every)
+
+    return wait
+
+
+@pytest.fixture
+def tiny_engine(tiny_corpus, hashing, tmp_path):
+    """The tiny corpus indexed with the hashing embedder: a real engine without a model."""
+    from retrieval.engine import Engine
+    from retrieval.refresh import build
+
+    build(tiny_corpus, tmp_path / "index", hashing)
+    return Engine.open(tmp_path / "index", hashing)
+
+
+@pytest.fixture
+def bot_api():
+    """An imitation of the Telegram Bot API on 127.0.0.1 (tests/botapi.py)."""
+    from botapi import BotAPI
+
+    with BotAPI() as api:
+        yield api

@@ -1,0 +1,168 @@
+// The web chat: asks /v1/ask, shows cited answers, opens a cited passage inside its article.
+// Everything from the server is put on the page as text (textContent, text nodes), never as HTML.
+"use strict";
+
+const state = { conversationId: null, articles: new Map() };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("aria-") || key.startsWith("data-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  node.append(...children);  // strings become text nodes
+  return node;
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["content-type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) {
+    const wait = response.headers.get("retry-after");
+    const detail = (data && data.detail) || response.statusText || String(response.status);
+    throw new Error(wait ? `${detail} (retry in ${wait} s)` : detail);
+  }
+  return data;
+}
+
+function say(text, isError = false) {
+  const status = $("status");
+  status.textContent = text;
+  status.classList.toggle("error", isError);
+}
+
+// "Sentence one. [1] Sentence two. [2]": the numbers become buttons that open their citation.
+function answerText(answer, open) {
+  const p = el("p", { class: "answer-text" });
+  for (const part of answer.text.split(/(\[\d+\])/)) {
+    const match = /^\[(\d+)\]$/.exec(part);
+    const citation = match && answer.citations.find((c) => c.n === Number(match[1]));
+    if (citation) {
+      p.append(el("button", { type: "button", class: "cite-ref", "aria-label": `Show passage ${citation.n}`,
+                              onclick: () => open(citation) }, `[${citation.n}]`));
+    } else {
+      p.append(part);
+    }
+  }
+  return p;
+}
+
+function renderAnswer(item, answer) {
+  const open = (citation) => showPassage(citation);
+  const body = el("div", { class: "answer" + (answer.abstained ? " abstained" : "") });
+  if (answer.span) body.append(el("p", { class: "span" }, el("strong", {}, "Answer: "), el("mark", {}, answer.span)));
+  body.append(answerText(answer, open));
+  if (answer.citations.length) {
+    const list = el("ol", { class: "citations", "aria-label": "Citations" });
+    for (const c of answer.citations) {
+      const quote = c.quote.length > 220 ? c.quote.slice(0, 220) + "…" : c.quote;
+      list.append(el("li", {}, el("button", { type: "button", class: "citation", "data-passage": c.passage_id,
+                                               onclick: () => open(c) },
+                                  el("span", { class: "n" }, `[${c.n}] `), el("span", { class: "title" }, c.title)),
+                     el("q", {}, quote)));
+    }
+    body.append(list);
+  }
+  body.append(feedbackButtons(answer));
+  item.append(body);
+}
+
+function feedbackButtons(answer) {
+  const box = el("div", { class: "feedback" }, "Helpful? ");
+  const note = el("span", { class: "note" });
+  const send = async (helpful, button) => {
+    try {
+      await api("POST", "/v1/feedback", { conversation_id: answer.conversation_id, turn: answer.turn, helpful });
+      for (const b of box.querySelectorAll("button")) b.disabled = true;
+      button.setAttribute("aria-pressed", "true");
+      note.textContent = " Thank you.";
+    } catch (err) {
+      note.textContent = ` ${err.message}`;
+    }
+  };
+  // Arrows, not emoji: a machine without an emoji font would show empty boxes.
+  const up = el("button", { type: "button", class: "feedback-up", title: "Thumbs up", "aria-pressed": "false" }, "▲ Yes");
+  const down = el("button", { type: "button", class: "feedback-down", title: "Thumbs down", "aria-pressed": "false" }, "▼ No");
+  up.onclick = () => send(true, up);
+  down.onclick = () => send(false, down);
+  box.append(up, " ", down, note);
+  return box;
+}
+
+async function showPassage(citation) {
+  try {
+    let article = state.articles.get(citation.article_id);
+    if (!article) {
+      article = await api("GET", `/v1/articles/${encodeURIComponent(citation.article_id)}`);
+      state.articles.set(citation.article_id, article);
+    }
+    // Offsets count code points (Python); JavaScript strings count UTF-16 units.
+    const chars = Array.from(article.text);
+    const text = $("viewer-text");
+    const mark = el("mark", { id: "passage", tabIndex: -1 }, chars.slice(citation.start, citation.end).join(""));
+    text.replaceChildren(chars.slice(0, citation.start).join(""), mark, chars.slice(citation.end).join(""));
+    $("viewer-title").textContent = article.title;
+    $("viewer-meta").textContent = [article.date, `passage ${citation.passage_id}`].filter(Boolean).join(" · ");
+    $("viewer").hidden = false;
+    mark.scrollIntoView({ block: "center" });
+    mark.focus({ preventScroll: true });
+  } catch (err) {
+    say(`Could not open the article: ${err.message}`, true);
+  }
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const input = $("question");
+  const question = input.value.trim();
+  if (!question) return say("Type a question first.", true);
+  const item = el("li", { class: "turn" }, el("p", { class: "question" }, question));
+  $("log").append(item);
+  $("ask").disabled = true;
+  say("Looking through the articles…");
+  try {
+    const body = { question };
+    if (state.conversationId) body.conversation_id = state.conversationId;
+    const answer = await api("POST", "/v1/ask", body);
+    state.conversationId = answer.conversation_id;
+    renderAnswer(item, answer);
+    input.value = "";
+    say(answer.abstained ? "The articles don't answer that." : `Answered in ${answer.seconds.toFixed(2)} s.`);
+  } catch (err) {
+    item.append(el("p", { class: "error" }, err.message));
+    say(err.message, true);
+  } finally {
+    $("ask").disabled = false;
+    input.focus();
+  }
+}
+
+async function newConversation() {
+  const id = state.conversationId;
+  state.conversationId = null;
+  $("log").replaceChildren();
+  $("viewer").hidden = true;
+  if (id) await api("DELETE", `/v1/conversations/${encodeURIComponent(id)}`).catch(() => null);
+  say("New conversation.");
+  $("question").focus();
+}
+
+function closeViewer() {
+  $("viewer").hidden = true;
+  $("question").focus();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("ask-form").addEventListener("submit", ask);
+  $("new-conversation").addEventListener("click", newConversation);
+  $("close-viewer").addEventListener("click", closeViewer);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("viewer").hidden) closeViewer(); });
+  $("question").focus();
+});

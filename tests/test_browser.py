@@ -1,0 +1,146 @@
+"""The web chat in Debian's Chromium, driven by Playwright: ask, read, open a citation, follow up, give feedback."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+
+from bot.api import create_app
+from bot.settings import Settings
+from conftest import NEWS, write_corpus
+from retrieval.embed import HashingEmbedder
+from retrieval.engine import Engine
+from retrieval.refresh import build
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--disable-quic"]
+# An article whose text looks like markup: the page must show it as text, never run or render it.
+MARKUP = ("Council Publishes <b>Bold</b> Plan\n\nThe council of Port Alba published its housing plan, titled "
+          "<img src=x onerror=\"window.pwned=1\">, on its website. The plan promises 300 new homes by 2030.\n")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    corpus = write_corpus(root / "news", {**NEWS, "markup": MARKUP})
+    build(corpus, root / "index", HashingEmbedder(256))
+    settings = Settings(_env_file=None, corpus=corpus, index=root / "index", model="hashing-256",
+                        conversations=root / "conversations.sqlite", rate_limit_per_minute=0)
+    app = create_app(Engine.open(root / "index", HashingEmbedder(256)), settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "uvicorn did not start"
+        threading.Event().wait(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield app, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(served, browser):
+    _, base = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.problems = []  # console errors, uncaught exceptions, and anything fetched from another host
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("request", lambda r: r.url.startswith(base) or page.problems.append(f"fetched {r.url}"))
+    page.goto(base + "/")
+    yield page
+    context.close()
+
+
+def ask(page, question: str) -> dict:
+    """Type the question and press Enter, as a keyboard user would; returns the API's answer."""
+    page.locator("#question").fill(question)
+    with page.expect_response("**/v1/ask") as response:
+        page.keyboard.press("Enter")
+    return response.value.json()
+
+
+def test_ask_open_a_citation_follow_up_and_give_feedback(served, page):
+    app, _ = served
+    expect(page.locator("#question")).to_be_focused()
+    first = ask(page, "Who opened the new harbour bridge of Port Alba?")
+    answer = page.locator(".answer").nth(0)
+    expect(answer.locator(".answer-text")).to_contain_text("Ines Duarte")
+    expect(answer.locator(".citation").first).to_contain_text("New Harbour Bridge Opens")
+
+    answer.locator(".citation").first.click()
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    expect(page.locator("#viewer-title")).to_have_text("New Harbour Bridge Opens")
+    expect(viewer.locator("mark")).to_have_text(first["citations"][0]["quote"])
+    expect(viewer.locator("mark")).to_be_focused()
+
+    followup = ask(page, "How much did it cost?")
+    assert followup["conversation_id"] == first["conversation_id"] and followup["turn"] == 2
+    second = page.locator(".answer").nth(1)
+    expect(second.locator(".answer-text")).to_contain_text("40 million euros")
+    # Keyboard alone: focus the [1] in the answer, press Enter, read, Escape back to the question.
+    second.locator(".cite-ref").first.focus()
+    page.keyboard.press("Enter")
+    expect(viewer.locator("mark")).to_have_text(followup["citations"][0]["quote"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "web-chat.png", full_page=True)
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    expect(page.locator("#question")).to_be_focused()
+
+    second.locator(".feedback-up").click()
+    expect(second.locator(".feedback")).to_contain_text("Thank you")
+    expect(second.locator(".feedback-up")).to_have_attribute("aria-pressed", "true")
+    assert app.state.conversations.feedback("api:" + first["conversation_id"]) == [(2, True, None, "api")]
+    assert page.problems == []
+
+
+def test_new_conversation_starts_afresh(served, page):
+    app, _ = served
+    first = ask(page, "Who opened the new harbour bridge of Port Alba?")
+    expect(page.locator(".answer")).to_have_count(1)
+    page.locator("#new-conversation").click()
+    expect(page.locator("#log > li")).to_have_count(0)
+    assert app.state.conversations.history("api:" + first["conversation_id"]) == []
+    again = ask(page, "How many tonnes of apples did farmers in the Vale district pick?")
+    assert again["conversation_id"] != first["conversation_id"] and again["turn"] == 1
+    assert page.problems == []
+
+
+def test_article_text_that_looks_like_markup_is_shown_as_text(page):
+    answer = ask(page, "What housing plan did the council of Port Alba publish on its website?")
+    assert answer["citations"][0]["article_id"] == "markup"
+    page.locator(".citation").first.click()
+    mark = page.locator("#viewer mark")
+    expect(mark).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(page.locator("#viewer-title")).to_have_text("Council Publishes <b>Bold</b> Plan")
+    expect(page.locator(".answer-text")).to_contain_text("<img src=x")
+    assert page.locator("#viewer img, #viewer b, .answer img").count() == 0
+    assert page.evaluate("window.pwned") is None
+    assert page.problems == []
+
+
+def test_an_error_from_the_api_is_shown_not_thrown(page):
+    page.evaluate("document.getElementById('question').removeAttribute('maxlength')")
+    page.locator("#question").fill("y" * 1001)
+    with page.expect_response("**/v1/ask") as response:
+        page.keyboard.press("Enter")
+    assert response.value.status == 422
+    expect(page.locator("#status")).to_contain_text("question")
+    expect(page.locator("#log .error")).to_have_count(1)
