@@ -15,11 +15,15 @@ NO_ANSWER = "The articles don't say."
 # Sentence-score weights: term coverage dominates (it chose better sentences than MiniLM cosine on
 # XQuAD); bigrams reward the question's phrasing, the passage prior its retrieval rank, and the
 # answer-type bonus a sentence that holds the kind of thing asked for (a number, a date, a name).
-W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.15, 0.4, 0.2, 0.004
+W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.15, 0.8, 0.2, 0.004
 SECOND_SENTENCE_SHARE = 0.5  # a second sentence must score at least this share of the first
 # A follow-up's carried-over words count this much of their weight: they find the right article, but
 # the sentence that answers is the one with the new question's own words.
 CONTEXT_SHARE = 0.2
+PRIOR_POWER = 4.0
+# The second sentence earns this much for the question's words that the first one lacks: together
+# they should cover the question, not say the same thing twice.
+NOVELTY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,7 @@ class Sentence:
     end: int
     text: str
     score: float = 0.0
+    covered: frozenset[str] = frozenset()  # the question's terms it holds
 
 
 def candidate_sentences(hits: list[Hit], passages: int = 3) -> list[Sentence]:
@@ -65,6 +70,7 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
     question_bigrams = _bigrams(terms(question))
     scored = []
     seen = set()
+    top = max((s.hit.score for s in sentences), default=0.0)
     for s in sentences:
         if (s.hit.passage.article_id, s.start) in seen:  # the same sentence in two windows
             continue
@@ -75,19 +81,27 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
         bigrams = len(question_bigrams & _bigrams(sentence_terms)) / len(question_bigrams) if question_bigrams else 0.0
         typed = W_TYPE if answer_type and _holds_type(s.text, answer_type, question) else 0.0
         long = W_LONG * max(0, len(sentence_terms) - 30)
-        score = covered + W_BIGRAM * bigrams + W_RANK / (1 + s.rank) + typed - long
-        scored.append(Sentence(s.hit, s.rank, s.start, s.end, s.text, score))
+        # The passage prior follows the retrieval score, not the rank: near-ties stay near-ties.
+        prior = W_RANK * (s.hit.score / top) ** PRIOR_POWER if top > 0 else W_RANK / (1 + s.rank)
+        score = covered + W_BIGRAM * bigrams + prior + typed - long
+        scored.append(Sentence(s.hit, s.rank, s.start, s.end, s.text, score, frozenset(present & wanted.keys())))
     return sorted(scored, key=lambda s: -s.score)
 
 
-def choose(scored: list[Sentence], most: int = 2) -> list[Sentence]:
+def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6) -> list[Sentence]:
+    """The best sentence, and a second one when it is good on its own or adds what the first lacks."""
     if not scored:
         return []
-    chosen = [scored[0]]
-    for s in scored[1:most]:
-        if s.score >= SECOND_SENTENCE_SHARE * scored[0].score:
-            chosen.append(s)
-    return chosen
+    first = scored[0]
+    total = sum(wanted.values()) or 1.0
+
+    def value(s: Sentence) -> float:
+        return s.score + NOVELTY * sum(wanted[t] for t in s.covered - first.covered) / total
+
+    second = max(scored[1:pool], key=value, default=None)
+    if second is not None and value(second) >= SECOND_SENTENCE_SHARE * first.score:
+        return [first, second]
+    return [first]
 
 
 def compose(question: str, chosen: list[Sentence], span: str | None = None, **fields) -> Answer:

@@ -101,5 +101,5 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     fields["details"] = {"signals": evidence.as_dict(), "followup": resolved.followup, "answer_type": kind}
     if not evidence.answered:
         return abstain(question, **fields)
-    chosen = choose(scored)
+    chosen = choose(scored, wanted)
     return compose(question, chosen, span=find_span(question, kind, chosen), **fields)
