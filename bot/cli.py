@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answer
 CorpusOption = Annotated[Optional[Path], typer.Option("--corpus", help="article folder [CITEQA_CORPUS]")]
 IndexOption = Annotated[Optional[Path], typer.Option("--index", help="index folder [CITEQA_INDEX]")]
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+PAUSE_VARIABLE = "CITEQA_TEST_PAUSE_AT"  # for crash tests only; see _test_pause()
 
 
 def _settings(corpus: Path | None = None, index: Path | None = None, **overrides) -> Settings:
@@ -34,6 +36,28 @@ def _settings(corpus: Path | None = None, index: Path | None = None, **overrides
 def _fail(err: Exception) -> typer.Exit:
     typer.echo(f"citeqa: {err}", err=True)
     return typer.Exit(EXIT_BUSY if isinstance(err, RefreshBusy) else 1)
+
+
+def _write_failed(err: OSError, settings: Settings) -> Exception:
+    return OSError(f"could not write the index in {settings.index} ({err}); nothing was published, "
+                   "the version published before is still the one served")
+
+
+def _test_pause():
+    """A checkpoint for crash tests, never for use: with CITEQA_TEST_PAUSE_AT set to one of the refresh's
+    checkpoints ("embedding", "writing", "before-publish", "replacing-pointer", "after-publish"), the
+    refresh stops there, prints "paused at <name>" on stderr, and goes on when a line (or the end)
+    arrives on stdin; a test kills it meanwhile, or lets it go on."""
+    wanted = os.environ.get(PAUSE_VARIABLE)
+    if not wanted:
+        return None
+
+    def pause(point: str) -> None:
+        if point == wanted:
+            print(f"paused at {point}", file=sys.stderr, flush=True)
+            sys.stdin.readline()
+
+    return pause
 
 
 class _Bar:
@@ -60,9 +84,12 @@ def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
     settings = _settings(corpus, index)
     try:
         report = build(settings.corpus, settings.index, make_embedder(settings), _Bar("embedding"),
-                       max_bytes=settings.max_article_bytes)
+                       max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
+                       settle_seconds=settings.article_settle_seconds)
     except CiteqaError as err:
         raise _fail(err)
+    except OSError as err:
+        raise _fail(_write_failed(err, settings))
     rate = report.passages / report.seconds if report.seconds else 0.0
     typer.echo(f"indexed {report.articles} articles, {report.passages} passages in {report.seconds:.1f} s "
                f"({rate:.1f} passages/s); skipped {len(report.skipped)} files; version {report.version}")
@@ -79,16 +106,19 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
     while True:
         try:
             report = run_refresh(settings.corpus, settings.index, embedder, _Bar("embedding"),
-                                 max_bytes=settings.max_article_bytes)
-        except CiteqaError as err:
+                                 max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
+                                 settle_seconds=settings.article_settle_seconds)
+        except (CiteqaError, OSError) as err:
+            err = _write_failed(err, settings) if isinstance(err, OSError) else err
             if watch is None:
                 raise _fail(err)
             typer.echo(f"citeqa: {err}", err=True)
         else:
             outcome = f"published {report.version}" if report.published else "nothing to publish"
+            held = f" ({len(report.held)} kept as last indexed)" if report.held else ""
             typer.echo(f"added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}, "
-                       f"unchanged {len(report.unchanged)}, skipped {len(report.skipped)}; {report.embedded} passages "
-                       f"embedded, {report.passages} in the index; {report.seconds:.1f} s; {outcome}")
+                       f"unchanged {len(report.unchanged)}, skipped {len(report.skipped)}{held}; {report.embedded} "
+                       f"passages embedded, {report.passages} in the index; {report.seconds:.1f} s; {outcome}")
         if watch is None:
             return
         time.sleep(watch)
@@ -119,7 +149,7 @@ def ask(question: str, index: IndexOption = None,
 def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON Lines)")],
              corpus: Annotated[Optional[Path], typer.Option(help="build a temporary index of this folder")] = None,
              index: IndexOption = None,
-             retriever: Annotated[Optional[str], typer.Option(help="dense, bm25 or hybrid; several comma-separated")] = None,
+             retriever: Annotated[Optional[str], typer.Option(help="dense, bm25, rrf or hybrid; several comma-separated")] = None,
              as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
              verbose: Annotated[bool, typer.Option("--verbose", help="list every miss")] = False) -> None:
     """Measure hit@k, answers and abstention on a questions file."""
@@ -128,6 +158,11 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
 
     settings = _settings(index=index)
     retrievers = (retriever or settings.retriever).split(",")
+    from retrieval.search import RETRIEVERS
+
+    unknown = [r for r in retrievers if r not in RETRIEVERS]
+    if unknown:
+        raise _fail(ValueError(f"unknown retriever {', '.join(unknown)}: choose from {', '.join(RETRIEVERS)}"))
     try:
         conversations = load_questions(questions)
         with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as scratch:

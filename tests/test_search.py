@@ -47,7 +47,7 @@ def tiny_index(tiny_corpus, tmp_path, hashing):
     return SearchIndex(store.load_current(tmp_path / "index"))
 
 
-@pytest.mark.parametrize("retriever", ["dense", "bm25", "hybrid"])
+@pytest.mark.parametrize("retriever", ["dense", "bm25", "rrf", "hybrid"])
 def test_each_retriever_finds_the_article(tiny_index, hashing, retriever):
     hits = search(tiny_index, hashing, "apple harvest tonnes", retriever=retriever)
     assert hits[0].passage.article_id == "orchard"
