@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NO_PROXY := 127.0.0.1,localhost
 
-.PHONY: install run index test eval clean
+.PHONY: install run index test fuzz eval bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,18 @@ run: index
 test: install /usr/bin/chromium
 	$(BIN)/python -m pytest -q
 
+# The long schemathesis run (about 3,000 generated requests; the suite runs a bounded one): no 5xx, nothing off the schema.
+fuzz: install
+	CITEQA_FUZZ_CASES=1000 $(BIN)/python -m pytest -q tests/test_reliability_fuzz.py
+
 eval: install
-	$(BIN)/citeqa eval --questions ../shared/eval/dev.jsonl --retriever dense,bm25,hybrid
-	$(BIN)/citeqa eval --corpus ../shared/eval/xquad/corpus --questions ../shared/eval/xquad/dev.jsonl --retriever dense,bm25,hybrid
+	$(BIN)/citeqa eval --questions ../shared/eval/dev.jsonl --retriever dense,bm25,rrf,hybrid
+	$(BIN)/citeqa eval --corpus ../shared/eval/xquad/corpus --questions ../shared/eval/xquad/dev.jsonl --retriever dense,bm25,rrf,hybrid
+
+# Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/, about 20-25 minutes.
+bench: install
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .citeqa

@@ -62,7 +62,8 @@ class RefreshJob:
     def _run(self) -> None:
         try:
             report = refresh(self.settings.corpus, self.settings.index, self.engine.embedder,
-                             max_bytes=self.settings.max_article_bytes)
+                             max_bytes=self.settings.max_article_bytes,
+                             settle_seconds=self.settings.article_settle_seconds)
             swapped = self.engine.reload()
             update = dict(state="succeeded", added=len(report.added), changed=len(report.changed),
                           removed=len(report.removed), unchanged=len(report.unchanged), skipped=len(report.skipped),
@@ -71,6 +72,9 @@ class RefreshJob:
         except CiteqaError as err:
             log.error("refresh failed: %s", err)
             update = dict(state="failed", error=str(err))
+        except OSError as err:  # disk full, file too large, I/O error: nothing was published
+            log.error("refresh failed, nothing published: %s", err)
+            update = dict(state="failed", error=f"could not write the index, nothing was published: {err}")
         except Exception as err:  # the job must always end in a state a client can read
             log.exception("refresh failed")
             update = dict(state="failed", error=f"unexpected error: {type(err).__name__}")

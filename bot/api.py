@@ -48,6 +48,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
                                                     settings.conversation_max_turns)
         app.state.refresh_job = RefreshJob(app.state.engine, settings)
         app.state.warm = False
+        if app.state.engine.ready:  # an engine handed in loaded: ready from the first request, not a moment later
+            await asyncio.to_thread(_warm_up, app.state.engine)
+            app.state.warm = True
         watcher = asyncio.create_task(_watch_index(app, settings.reload_seconds))
         try:
             yield
@@ -127,7 +130,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     @app.get("/readyz", response_model=Ready, tags=["operations"])
     def readyz(request: Request) -> Ready:
         """Ready once an index is loaded and a first question has loaded the models (503 until then)."""
-        index = request.app.state.engine.index
+        engine = request.app.state.engine
+        if not engine.ready:
+            raise HTTPException(503, f"no index loaded: {engine.load_error or 'not loaded yet'}")
+        index = engine.index
         if not request.app.state.warm:
             raise HTTPException(503, "the index is loaded; the models are still loading")
         return Ready(status="ready", index_version=index.name, articles=len(index.version.articles),
@@ -175,14 +181,21 @@ def _allowed_articles(engine: Engine, body: AskIn) -> set[str] | None:
 async def _watch_index(app: FastAPI, every: float) -> None:
     """Load the first index and warm the models up, then load any newly published version.
 
-    A bad version is logged and skipped: the loaded one goes on serving.
+    A bad version is logged (once, not at every look) and skipped: the loaded one goes on serving.
+    Nothing ends the watch but shutdown: a watcher that died would leave the server on its version for good.
     """
-    engine = app.state.engine
+    engine, reported = app.state.engine, None
     while True:
         try:
             await asyncio.to_thread(engine.reload)
+            reported = None
         except CiteqaError as err:
-            log.error("index not (re)loaded: %s", err)
+            if str(err) != reported:
+                serving = f"still serving {engine.index.name}" if engine.ready else "not ready: /readyz answers 503"
+                log.error("index not (re)loaded (%s): %s", serving, err)
+                reported = str(err)
+        except Exception:
+            log.exception("index not (re)loaded: unexpected error")
         if engine.ready and not app.state.warm:
             await asyncio.to_thread(_warm_up, engine)
             app.state.warm = True

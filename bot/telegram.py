@@ -343,6 +343,8 @@ async def _watch_index(engine: Engine, every: float) -> None:
             await asyncio.to_thread(engine.reload)
         except CiteqaError as err:
             log.error("index not (re)loaded: %s", err)
+        except Exception:  # the watch must go on: a dead watcher would leave the bot on its version for good
+            log.exception("index not (re)loaded: unexpected error")
 
 
 def _conversation(chat_id: int) -> str:

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,13 @@ class Skipped:
     reason: str
 
 
-def read_folder(folder: str | os.PathLike, max_bytes: int = MAX_ARTICLE_BYTES) -> tuple[list[Article], list[Skipped]]:
+def read_folder(folder: str | os.PathLike, max_bytes: int = MAX_ARTICLE_BYTES,
+                settle_seconds: float = 0.0) -> tuple[list[Article], list[Skipped]]:
     """Every usable article in `folder` (not recursive), sorted by id, and the files skipped, with why.
 
-    A bad file never stops the others: it is logged and reported in the second list.
+    A bad file never stops the others: it is logged and reported in the second list. So is a file
+    that changes or vanishes while it is read, and, with `settle_seconds`, one modified more recently
+    than that (a writer may still be at work on it).
     """
     root = Path(folder)
     if not root.is_dir():
@@ -38,7 +42,7 @@ def read_folder(folder: str | os.PathLike, max_bytes: int = MAX_ARTICLE_BYTES) -
         if path.name.startswith(".") or path.suffix.lower() not in ARTICLE_SUFFIXES:
             continue
         try:
-            articles.append(read_article(path, root=root, max_bytes=max_bytes))
+            articles.append(read_article(path, root=root, max_bytes=max_bytes, settle_seconds=settle_seconds))
         except BadArticle as bad:
             log.warning("skipped %s: %s", path, bad)
             skipped.append(Skipped(str(path), str(bad)))
@@ -49,7 +53,8 @@ class BadArticle(ValueError):
     """One file that cannot be an article; the reason is the message."""
 
 
-def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTICLE_BYTES) -> Article:
+def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTICLE_BYTES,
+                 settle_seconds: float = 0.0) -> Article:
     if path.is_symlink() and root is not None:
         # A link may point anywhere on the machine; only links that stay inside the folder are read.
         target = path.resolve()
@@ -57,15 +62,26 @@ def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTI
             raise BadArticle("symbolic link pointing outside the folder")
     try:
         if not path.is_file():
-            raise BadArticle("not a regular file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise BadArticle(f"larger than the limit ({size} > {max_bytes} bytes)")
-        data = path.read_bytes()
+            raise BadArticle("not a regular file" if path.exists() or path.is_symlink() else "vanished while being read")
+        before = path.stat()
+        if before.st_size > max_bytes:
+            raise BadArticle(f"larger than the limit ({before.st_size} > {max_bytes} bytes)")
+        age = time.time() - before.st_mtime
+        if age < settle_seconds:
+            raise BadArticle(f"modified {max(age, 0):.1f} s ago, less than {settle_seconds:g} s: it may still be "
+                             "being written; a later refresh reads it")
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+            during = os.fstat(f.fileno())
+        after = path.stat()
+    except FileNotFoundError as err:
+        raise BadArticle("vanished while being read") from err
     except OSError as err:
         raise BadArticle(f"unreadable ({err.strerror or err})") from err
     if len(data) > max_bytes:  # grew since stat
         raise BadArticle(f"larger than the limit ({len(data)} > {max_bytes} bytes)")
+    if not _same_file(before, during, after) or len(data) != after.st_size:
+        raise BadArticle("changed while being read; a later refresh reads it")
     if b"\x00" in data:
         raise BadArticle("binary content (NUL bytes)")
     try:
@@ -73,6 +89,11 @@ def read_article(path: Path, root: Path | None = None, max_bytes: int = MAX_ARTI
     except UnicodeDecodeError as err:
         raise BadArticle(f"not UTF-8 (byte {err.start})") from err
     return parse_article(path.stem, text, sha256=hashlib.sha256(data).hexdigest(), path=str(path))
+
+
+def _same_file(*stats: os.stat_result) -> bool:
+    """The same inode with the same size and modification time: nothing wrote to it or replaced it meanwhile."""
+    return len({(s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns) for s in stats}) == 1
 
 
 def parse_article(article_id: str, text: str, sha256: str = "", path: str = "") -> Article:

@@ -13,7 +13,7 @@ from retrieval.answer import abstain, candidate_sentences, choose, compose, quer
 from retrieval.conversation import resolve
 from retrieval.confidence import signals
 from retrieval.embed import Embedder
-from retrieval.errors import IndexNotFound, ModelMismatch
+from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch
 from retrieval.question import answer_type, clean_question
 from retrieval.spans import find_span, parse
 from retrieval.search import Retriever, SearchIndex, diversify, search
@@ -34,6 +34,8 @@ class Engine:
         self.retriever = retriever
         self._index: SearchIndex | None = None
         self._reload_lock = threading.Lock()
+        self.load_error: str | None = None  # why the last reload failed; None once one succeeds
+        self._refused: tuple[str, CiteqaError] | None = None  # versions never change: one refused is not read again
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder, **kwargs) -> "Engine":
@@ -60,19 +62,44 @@ class Engine:
     def reload(self) -> bool:
         """Load the published version if it is not the one loaded; True when it swapped.
 
-        A version that fails its checks raises and leaves the loaded one serving.
+        A version that fails its checks raises and leaves the loaded one serving; `load_error` says why.
         """
         with self._reload_lock:
+            try:
+                swapped = self._reload()
+            except CiteqaError as err:
+                self.load_error = str(err)
+                raise
+            self.load_error = None
+            return swapped
+
+    def _reload(self) -> bool:
+        attempts = 3
+        while True:
             name = store.current_name(self.index_dir)
             if name is None:
                 raise IndexNotFound(f"no index published in {self.index_dir}: run `citeqa index` first")
             if self._index is not None and self._index.name == name:
                 return False
+            if self._refused and self._refused[0] == name:
+                refused = self._refused[1]
+                raise type(refused)(str(refused))  # a fresh one: re-raising one object grows its traceback
             started = time.perf_counter()
-            version = store.load_version(self.index_dir / "versions" / name)
+            try:
+                version = store.load_version(self.index_dir / "versions" / name)
+            except IndexCorrupt as err:
+                # Several refreshes in a row may publish and prune the version we were reading: try the new one.
+                attempts -= 1
+                if attempts and store.current_name(self.index_dir) != name:
+                    continue
+                if store.current_name(self.index_dir) == name:
+                    self._refused = (name, err)
+                raise
             if version.model != self.embedder.name:
-                raise ModelMismatch(f"index {name} was embedded with {version.model!r}, "
+                err = ModelMismatch(f"index {name} was embedded with {version.model!r}, "
                                     f"but questions would be embedded with {self.embedder.name!r}: run `citeqa index`")
+                self._refused = (name, err)
+                raise err
             self._index = SearchIndex(version)
             log.info("loaded index %s: %d articles, %d passages in %.2fs", name, len(version.articles),
                      len(version.passages), time.perf_counter() - started)

@@ -37,6 +37,7 @@ class RefreshReport:
     seconds: float = 0.0
     version: str | None = None  # the version published, or None when nothing changed
     pruned: tuple[str, ...] = field(default=())
+    held: tuple[str, ...] = ()  # skipped files whose article stays in the index as it was last read
 
     @property
     def published(self) -> bool:
@@ -49,26 +50,38 @@ def embedding_text(passage: Passage) -> str:
 
 
 def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
-          max_bytes: int = MAX_ARTICLE_BYTES) -> RefreshReport:
+          max_bytes: int = MAX_ARTICLE_BYTES, checkpoint: store.Checkpoint | None = None,
+          settle_seconds: float = 0.0) -> RefreshReport:
     """Index the folder from scratch and publish it."""
-    return refresh(corpus, index_dir, embedder, progress, max_bytes, reuse=False)
+    return refresh(corpus, index_dir, embedder, progress, max_bytes, reuse=False, checkpoint=checkpoint,
+                   settle_seconds=settle_seconds)
 
 
 def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
-            max_bytes: int = MAX_ARTICLE_BYTES, reuse: bool = True) -> RefreshReport:
+            max_bytes: int = MAX_ARTICLE_BYTES, reuse: bool = True, checkpoint: store.Checkpoint | None = None,
+            settle_seconds: float = 0.0) -> RefreshReport:
     """Compare the folder with the published manifest by content hash and publish what changed.
 
     Unchanged articles keep their passages and stored vectors; when nothing changed nothing is
     published and the model is never loaded. Raises RefreshBusy while another refresh runs.
+    A file that cannot be read this time (changing, half-written, vanished) is skipped with a
+    warning; if the index had its article, that stays as it was until a refresh reads the file
+    again or finds it gone. `checkpoint` is called with "embedding" after the first batch is
+    embedded, then as `store.write_version` describes.
     """
     started = time.perf_counter()
     with store.writer_lock(index_dir):
-        articles, skipped = read_folder(corpus, max_bytes=max_bytes)
+        store.prune(index_dir)  # first: what an interrupted refresh left must not survive this one
+        articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
+        previous = _previous(index_dir, embedder.name) if reuse else None
+        old = previous.manifest["articles"] if previous else {}
+        held = sorted({Path(s.path).stem for s in skipped} & (set(old) - {a.id for a in articles}))
+        for article_id in held:
+            log.warning("kept %s as last indexed: its file was skipped this time", article_id)
+        articles = sorted(articles + [previous.articles[a] for a in held], key=lambda a: a.id)
         if not articles:
             reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .md files"
             raise NoArticles(f"no usable article in {corpus} ({reasons})")
-        previous = _previous(index_dir, embedder.name) if reuse else None
-        old = previous.manifest["articles"] if previous else {}
         kept = [a for a in articles if a.id in old and old[a.id]["sha256"] == a.sha256]
         kept_ids = {a.id for a in kept}
         fresh = [a for a in articles if a.id not in kept_ids]
@@ -77,6 +90,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
             added=tuple(a.id for a in fresh if a.id not in old),
             changed=tuple(a.id for a in fresh if a.id in old),
             removed=removed, unchanged=tuple(a.id for a in kept), skipped=tuple(skipped), articles=len(articles),
+            held=tuple(held),
         )
         if previous and not fresh and not removed:
             return RefreshReport(**report, passages=len(previous.passages), seconds=time.perf_counter() - started)
@@ -87,7 +101,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
             passages = split_passages(article, first_row=next_row)
             next_row += len(passages)
             new_passages.extend(passages)
-        new_vectors = _embed(embedder, new_passages, progress)
+        new_vectors = _embed(embedder, new_passages, progress, checkpoint)
 
         by_article: dict[str, list[tuple[Passage, np.ndarray]]] = {}
         for article in kept:
@@ -99,7 +113,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
         vectors = np.stack([v for _, v in ordered]) if ordered else np.zeros((0, dimension), np.float32)
         version = store.write_version(
             index_dir, articles, [p for p, _ in ordered], vectors, model=embedder.name,
-            settings=PIPELINE, next_row=next_row,
+            settings=PIPELINE, next_row=next_row, checkpoint=checkpoint,
         )
         pruned = store.prune(index_dir)
         return RefreshReport(**report, passages=len(ordered), embedded=len(new_passages),
@@ -120,7 +134,8 @@ def _previous(index_dir: Path, model: str) -> store.IndexVersion | None:
     return previous
 
 
-def _embed(embedder: Embedder, passages: list[Passage], progress: Progress | None, batch: int = 64) -> np.ndarray:
+def _embed(embedder: Embedder, passages: list[Passage], progress: Progress | None,
+           checkpoint: store.Checkpoint | None = None, batch: int = 64) -> np.ndarray:
     texts = [embedding_text(p) for p in passages]
     if not texts:
         return np.zeros((0, 0), np.float32)
@@ -129,6 +144,8 @@ def _embed(embedder: Embedder, passages: list[Passage], progress: Progress | Non
         progress(0, len(texts))
     for i in range(0, len(texts), batch):
         chunks.append(embedder.encode(texts[i:i + batch]))
+        if checkpoint and i == 0:
+            checkpoint("embedding")
         if progress:
             progress(min(i + batch, len(texts)), len(texts))
     return np.concatenate(chunks)

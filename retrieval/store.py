@@ -6,6 +6,9 @@
 
 A version is written in full under a temporary name, fsynced, renamed into place, and only then
 named in CURRENT; a reader therefore sees the old version or the new one, never half of one.
+A writer that dies part-way leaves only leftovers that no reader looks at (a `.tmp-*` folder,
+CURRENT.tmp, a complete version never named in CURRENT); `prune`, which every refresh runs first
+under the lock, deletes them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 FILES = ("articles.jsonl", "passages.jsonl", "vectors.npy", "index.faiss")
 KEEP_VERSIONS = 3
+# Where a writer may be stopped: `write_version(checkpoint=...)` calls it with each name as it gets there.
+# Tests use it to kill or pause a refresh at a known point; nothing else should need it.
+Checkpoint = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -83,15 +89,21 @@ def load_version(path: Path) -> IndexVersion:
         raise IndexCorrupt(f"index version {path} has no manifest.json") from err
     except (OSError, ValueError) as err:
         raise IndexCorrupt(f"index version {path}: unreadable manifest.json ({err})") from err
-    if manifest.get("format") != FORMAT_VERSION:
-        raise IndexCorrupt(f"index version {path} has format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise IndexCorrupt(f"index version {path} has format {found!r}, expected {FORMAT_VERSION}")
     for name in FILES:
-        expected = manifest["files"].get(name, {})
+        try:
+            expected = manifest["files"][name]["sha256"]
+        except (KeyError, TypeError) as err:
+            raise IndexCorrupt(f"index version {path}: manifest.json does not list {name}") from err
         try:
             digest = _sha256_file(path / name)
         except FileNotFoundError as err:
             raise IndexCorrupt(f"index version {path} lacks {name}") from err
-        if digest != expected.get("sha256"):
+        except OSError as err:  # an I/O error of the disk itself: the version cannot be trusted
+            raise IndexCorrupt(f"index version {path}: cannot read {name} ({err})") from err
+        if digest != expected:
             raise IndexCorrupt(f"index version {path}: {name} does not match its manifest (sha256 {digest[:12]}…)")
     try:
         articles = {a["id"]: Article(**{**a, "sections": tuple(map(tuple, a["sections"]))})
@@ -101,7 +113,10 @@ def load_version(path: Path) -> IndexVersion:
         dense = DenseIndex.load(path / "index.faiss")
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise IndexCorrupt(f"index version {path}: {err}") from err
-    problems = _disagreements(manifest, articles, passages, vectors, dense)
+    try:
+        problems = _disagreements(manifest, articles, passages, vectors, dense)
+    except (KeyError, TypeError, AttributeError) as err:  # a manifest whose checksums match but whose fields do not
+        raise IndexCorrupt(f"index version {path}: malformed manifest.json ({type(err).__name__}: {err})") from err
     if problems:
         raise IndexCorrupt(f"index version {path}: {problems[0]}")
     return IndexVersion(path.name, manifest, articles, passages, vectors, dense)
@@ -128,8 +143,14 @@ def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
 
 
 def write_version(index_dir: Path, articles: list[Article], passages: list[Passage], vectors: np.ndarray,
-                  model: str, settings: dict, next_row: int) -> str:
-    """Write a complete version and publish it; returns its name. Nothing is visible until the end."""
+                  model: str, settings: dict, next_row: int, checkpoint: Checkpoint | None = None) -> str:
+    """Write a complete version and publish it; returns its name. Nothing is visible until the end.
+
+    A failed write (OSError: disk full, file too large, I/O error) removes the partial version and
+    publishes nothing. `checkpoint` is called with "writing", "before-publish", "replacing-pointer"
+    and "after-publish" as the writer reaches each.
+    """
+    checkpoint = checkpoint or _no_checkpoint
     index_dir = Path(index_dir)
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -140,10 +161,15 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
     try:
         _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
         _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
+        checkpoint("writing")
         with open(tmp / "vectors.npy", "wb") as f:
             np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
             _flush(f)
-        DenseIndex.build(vectors, np.array([p.row for p in passages], dtype=np.int64)).save(tmp / "index.faiss")
+        dense = DenseIndex.build(vectors, np.array([p.row for p in passages], dtype=np.int64))
+        try:
+            dense.save(tmp / "index.faiss")
+        except RuntimeError as err:  # FAISS reports a failed write (disk full, file too large) as RuntimeError
+            raise OSError(f"cannot write FAISS index {tmp / 'index.faiss'}: {err}") from err
         _fsync_path(tmp / "index.faiss")
         rows_by_article: dict[str, list[int]] = {a.id: [] for a in articles}
         for p in passages:
@@ -166,39 +192,57 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
         _fsync_path(tmp)
         os.replace(tmp, versions / name)
         _fsync_path(versions)
+        checkpoint("before-publish")
+        _publish(index_dir, name, checkpoint)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if current_name(index_dir) != name:  # renamed into place but never published: no reader will look at it
+            shutil.rmtree(versions / name, ignore_errors=True)
+        (index_dir / "CURRENT.tmp").unlink(missing_ok=True)
         raise
-    _publish(index_dir, name)
+    checkpoint("after-publish")
     return name
 
 
-def _publish(index_dir: Path, name: str) -> None:
+def _publish(index_dir: Path, name: str, checkpoint: Checkpoint) -> None:
     pointer = index_dir / "CURRENT.tmp"
     with open(pointer, "w", encoding="utf-8") as f:
         f.write(name + "\n")
         _flush(f)
+    checkpoint("replacing-pointer")
     os.replace(pointer, index_dir / "CURRENT")
     _fsync_path(index_dir)
 
 
-def prune(index_dir: Path, keep: int = KEEP_VERSIONS) -> list[str]:
-    """Delete all but the newest `keep` versions (never the current one) and leftovers of crashes.
+def _no_checkpoint(point: str) -> None:
+    pass
 
-    Call only while holding the lock. A server that loaded an older version keeps it in memory.
+
+def prune(index_dir: Path, keep: int = KEEP_VERSIONS) -> list[str]:
+    """Delete all but the newest `keep` published versions (never the current one) and leftovers of crashes.
+
+    Leftovers are what a writer killed part-way leaves: `.tmp-*` folders, CURRENT.tmp, and versions
+    newer than the current one (versions are published in name order under the lock, so a newer one
+    was never published). Call only while holding the lock. A server that loaded an older version
+    keeps it in memory.
     """
     versions = Path(index_dir) / "versions"
+    stray = Path(index_dir) / "CURRENT.tmp"
+    leftovers = ["CURRENT.tmp"] if stray.exists() else []
+    stray.unlink(missing_ok=True)
     if not versions.is_dir():
-        return []
+        return leftovers
     current = current_name(index_dir)
     names = sorted(p.name for p in versions.iterdir() if not p.name.startswith("."))
-    doomed = [n for n in names[:-keep] if n != current] if keep else [n for n in names if n != current]
-    doomed += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
-    for name in doomed:
+    leftovers += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
+    leftovers += [n for n in names if current is None or n > current]
+    published = [n for n in names if n not in leftovers]
+    doomed = [n for n in published[:-keep] if n != current] if keep else [n for n in published if n != current]
+    if leftovers:
+        log.warning("removing what an interrupted refresh left in %s: %s", index_dir, ", ".join(leftovers))
+    for name in leftovers + doomed:
         shutil.rmtree(versions / name, ignore_errors=True)
-    stray = Path(index_dir) / "CURRENT.tmp"
-    stray.unlink(missing_ok=True)
-    return doomed
+    return leftovers + doomed
 
 
 @contextlib.contextmanager

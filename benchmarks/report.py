@@ -1,0 +1,131 @@
+"""The figures of a benchmark run as Markdown tables and a plot of ask latency against corpus size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def markdown(r: dict) -> str:
+    m, ix, rf = r["machine"], r["indexing"], r["refresh"]
+    sizes = r["sizes"]
+    clients = next((k.split("_")[1] for k in sizes[0] if k.startswith("http_") and k.endswith("_rps")), "8")
+    out = [
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM; Python {m['python']}, torch {m['torch']} "
+        f"({m['torch_threads']} threads), sentence-transformers {m['sentence_transformers']}, faiss {m['faiss']}; "
+        f"load average at the start {m['load_average'][0]:.2f} (the machine is shared). {r['questions']} questions per "
+        f"size, each asked every way in turn; whole run {r['seconds'] / 60:.1f} min.",
+        "",
+        "| figure | measured | limit, same run | ratio | target |",
+        "|---|---|---|---|---|",
+        f"| `build` of {ix['articles']:,} articles ({ix['passages']:,} passages, {ix['mean_words']:.0f} words each), real model "
+        f"| {ix['build_passages_per_s']:.1f} passages/s | raw `encode` of the same texts: {ix['encode_passages_per_s']:.1f} passages/s "
+        f"| {ix['ratio']:.2f}× | ≥ 0.9× |",
+        f"| refresh after changing 1 article of {rf['articles']:,} ({rf['embedded']} passage(s) embedded) "
+        f"| {rf['refresh_s']:.2f} s | full build: {rf['build_s']:.1f} s | {100 * rf['ratio']:.1f} % | ≤ 5 % |",
+        "",
+        f"(Raw `encode` just before the build {ix['encode_before_passages_per_s']:.1f} passages/s, just after "
+        f"{ix['encode_after_passages_per_s']:.1f}; the limit is their mean. A refresh when nothing changed: "
+        f"{rf['nothing_changed_s']:.2f} s.)",
+        "",
+        "`ask` in-process (default hybrid retrieval, top 3) against the bare minimum: embed the query and search FAISS (top 50).",
+        "",
+        "| corpus | passages | vectors | ask p50 / p95 ms | embed + FAISS p50 / p95 ms | ask ÷ minimum (p50) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in sizes:
+        out.append(f"| {s['label']} | {s['passages']:,} | {s['vectors']} | {s['ask_ms_p50']:.1f} / {s['ask_ms_p95']:.1f} "
+                   f"| {s['bare_ms_p50']:.1f} / {s['bare_ms_p95']:.1f} | {s['ask_over_bare_p50']:.2f}× |")
+    out += [
+        "",
+        f"`POST /v1/ask` over loopback (`citeqa serve`, each request a new conversation) against `ask` in-process. "
+        f"Target: HTTP adds ≤ 5 ms at p50.",
+        "",
+        f"| corpus | HTTP, 1 client p50 / p95 ms | inside the route p50 ms | HTTP adds (p50) | HTTP, 1 client req/s | in-process req/s "
+        f"| HTTP, {clients} clients p50 / p95 ms | HTTP, {clients} clients req/s | in-process, {clients} threads req/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sizes:
+        h, p = f"http_{clients}_", f"in_process_{clients}_"
+        out.append(f"| {s['label']} | {s['http_ms_p50']:.1f} / {s['http_ms_p95']:.1f} | {s['http_inside_ms_p50']:.1f} | {s['http_adds_ms_p50']:+.1f} ms "
+                   f"| {1000 / s['http_ms_p50']:.1f} | {s['in_process_1_rps']:.1f} | {s[h + 'ms_p50']:.0f} / {s[h + 'ms_p95']:.0f} "
+                   f"| {s[h + 'rps']:.1f} | {s[p + 'rps']:.1f} |")
+    baseline = sizes[0]["server_peak_rss_mb"]
+    out += [
+        "",
+        f"The server: peak memory (VmHWM, after every question above) against the vectors (float32) plus the passages' text, "
+        f"and the time from `citeqa serve` to `/readyz` 200 against a bare process that loads the model, embeds once and "
+        f"reads vectors.npy and index.faiss.",
+        "",
+        "| corpus | peak RSS MB | over the seeds server MB | vectors + passages MB | over ÷ data | files on disk MB "
+        "| serve → ready s | bare load s | index load in-process s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sizes:
+        data = s["vectors_mb"] + s["passages_mb"]
+        over = s["server_peak_rss_mb"] - baseline
+        out.append(f"| {s['label']} | {s['server_peak_rss_mb']:.0f} | {over:.0f} | {s['vectors_mb']:.1f} + {s['passages_mb']:.1f} "
+                   f"= {data:.1f} | {over / data:.1f}× | {s['files_mb']:.1f} | {s['ready_s']:.1f} | {s['ready_floor_s']:.1f} "
+                   f"| {s['load_index_s']:.1f} |")
+    largest = sizes[-1]
+    if "profile" in largest:
+        prof = largest["profile"]
+        total = prof["ms_per_question"]
+        out += ["", f"Where `ask` spends its time at {largest['passages']:,} passages (pyinstrument, 1 ms samples, "
+                    f"{total:.1f} ms a question under the profiler); the response model and its JSON cost "
+                    f"{largest['json_ms_p50']:.2f} ms more over HTTP.", "",
+                "| stage | ms per question | share |", "|---|---|---|"]
+        for label, ms in prof["groups_ms"].items():
+            out.append(f"| {label} | {ms:.1f} | {100 * ms / total:.0f} % |")
+    if "hnsw" in largest:
+        h = largest["hnsw"]
+        out += ["", f"HNSW (M {h['M']}, efConstruction {h['efConstruction']}) over the {h['vectors']:,} vectors: built in "
+                    f"{h['build_s']:.0f} s on 2 threads; exact search {h['exact_ms']:.2f} ms a query (1 thread), {h['queries']} "
+                    f"real question vectors.", "",
+                "| efSearch | recall@10 against exact | ms a query | speed-up |", "|---|---|---|---|"]
+        for ef, e in h["ef"].items():
+            out.append(f"| {ef} | {e['recall@10']:.3f} | {e['ms']:.2f} | {e['speedup']:.1f}× |")
+    onnx = r.get("onnx")
+    if onnx:
+        out += ["", f"sentence-transformers backends (`benchmarks/onnx_backend.py`, a separate venv with sentence-transformers "
+                    f"{onnx['versions']['sentence-transformers']}, onnxruntime {onnx['versions']['onnxruntime']}; "
+                    f"{onnx['texts']} passages, {onnx['questions']} XQuAD questions):", "",
+                "| backend | one query p50 / p95 ms | batch of 32: passages/s | cosine to torch min / mean | dense hit@1 / hit@3 |",
+                "|---|---|---|---|---|"]
+        for name, f in onnx["backends"].items():
+            out.append(f"| {name} | {f['query_ms_p50']:.1f} / {f['query_ms_p95']:.1f} | {f['batch_passages_per_s']:.0f} "
+                       f"| {f['cosine_to_torch_min']:.4f} / {f['cosine_to_torch_mean']:.4f} "
+                       f"| {f['dense_hit@1']:.3f} / {f['dense_hit@3']:.3f} |")
+    cached = [s["label"] for s in sizes if s["vectors"] == "cached"]
+    if cached:
+        out += ["", f"Cached vectors (real base-passage vectors plus noise giving the cosine of {r['cached_vectors']['real_variant_cosine']:.3f} "
+                    f"that real variants have): {', '.join(cached)}. Their latency, memory and load figures are real; "
+                    f"their retrieval quality and HNSW recall are not representative."]
+    return "\n".join(out) + "\n"
+
+
+def plot(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = r["sizes"]
+    x = [s["passages"] for s in sizes]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for key, label, style in (("ask_ms_p50", "ask p50", "o-"), ("ask_ms_p95", "ask p95", "o--"),
+                              ("http_ms_p50", "POST /v1/ask p50", "s-"), ("bare_ms_p50", "embed + FAISS p50 (minimum)", "^-"),
+                              ("bare_ms_p95", "embed + FAISS p95", "^--")):
+        ax.plot(x, [s[key] for s in sizes], style, label=label)
+    for s in sizes:
+        if s["vectors"] == "cached":
+            ax.axvspan(s["passages"] * 0.97, s["passages"] * 1.03, color="0.9")
+    ax.set_xscale("log")
+    ax.set_xlabel("passages in the index (grey: cached vectors)")
+    ax.set_ylabel("ms per question")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"citeqa ask latency, {r['machine']['nproc']} CPUs ({r['machine']['cpu']})", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,424 @@
+"""`make bench`: every performance figure of citeqa next to its limit, both measured in the same run.
+
+    .venv/bin/python benchmarks/run.py [--sizes 10000,30000,100000] [--questions 120] [--clients 8]
+
+Writes benchmarks/results/: results.md (the tables), results.json (every figure), ask_latency.png
+(ask latency against corpus size). Corpora, indexes and the real vectors the large sizes reuse are
+kept in .citeqa/bench-cache/ (see corpora.py for how the corpora are made). Absolute times on a
+shared machine are noisy; the ratios are the figures to read, because each pair of paths takes turns
+question by question. Nothing here asserts a time: the figures are reported, not tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import gc
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+
+import corpora  # noqa: E402
+import report  # noqa: E402
+from api_latency import free_port, interleaved, percentile  # noqa: E402
+from retrieval import store  # noqa: E402
+from retrieval.embed import SentenceTransformerEmbedder, resolve_model_path  # noqa: E402
+from retrieval.engine import Engine, ask  # noqa: E402
+from retrieval.evaluate import load_questions  # noqa: E402
+from retrieval.refresh import build, refresh  # noqa: E402
+
+CACHE = ROOT / ".citeqa" / "bench-cache"
+RESULTS = HERE / "results"
+EVAL = ROOT.parent / "shared" / "eval"
+ARTICLES_REAL = 1000  # the real-model corpus: 1,000 articles, the refresh figure's "1 of 1,000"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,30000,100000", help="passages of the cached-vector corpora")
+    parser.add_argument("--questions", type=int, default=120, help="questions per size (each asked every way)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--articles", type=int, default=ARTICLES_REAL, help="articles of the real-model corpus")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only rewrite results.md and the plot from results.json (and a newer onnx.json)")
+    args = parser.parse_args()
+    if args.report_only:
+        results = json.loads((RESULTS / "results.json").read_text())
+        write_results(results)
+        return
+    started = time.perf_counter()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    embedder = SentenceTransformerEmbedder()
+    embedder.encode(["warm up the model"] * 8)
+    base = corpora.base_articles()
+    questions = pick_questions(args.questions)
+    results: dict = {"machine": machine(), "questions": len(questions), "sizes": []}
+
+    # 1 + 2: indexing and refresh with the real model on 1,000 real articles.
+    folder = corpora.write_folder(CACHE / f"corpus-{args.articles}", base, args.articles)
+    index_1k = CACHE / f"index-{args.articles}"
+    results["indexing"], results["refresh"] = indexing_and_refresh(embedder, folder, index_1k)
+    version = store.load_current(index_1k)
+    sigma, cosine = corpora.noise_scale(version, base, version.vectors.shape[1])
+    corpora.save_cache(CACHE / "base-vectors.npz", corpora.base_vectors(version, base), base, sigma, cosine)
+    results["cached_vectors"] = {"sigma": sigma, "real_variant_cosine": cosine}
+    del version
+
+    # 3-6 at each size: the seeds and the 1,000 real articles (real vectors), then the cached-vector sizes.
+    seeds_index = CACHE / "index-seeds"
+    if store.current_name(seeds_index) is None or store.load_current(seeds_index).model != embedder.name:
+        build(ROOT / "seeds", seeds_index, embedder)
+    sizes = [("seeds", seeds_index, "real", {}), (f"{args.articles:,} articles", index_1k, "real", {})]
+    vectors, sigma, _ = corpora.load_cache(CACHE / "base-vectors.npz", base)
+    for wanted in [int(s) for s in args.sizes.split(",") if s]:
+        index_dir = CACHE / f"index-{wanted}"
+        t = time.perf_counter()
+        n_articles, n_passages = corpora.write_cached(index_dir, base, wanted, vectors, sigma, embedder.name)
+        sizes.append((f"{n_passages:,} passages", index_dir, "cached", {"write_version_s": time.perf_counter() - t}))
+    for n, (label, index_dir, kind, extra) in enumerate(sizes):
+        largest = n == len(sizes) - 1
+        print(f"[{time.perf_counter() - started:5.0f}s] size {label}", flush=True)
+        figures = measure_size(embedder, index_dir, questions, args.clients, profile=largest)
+        results["sizes"].append({"label": label, "vectors": kind, **extra, **figures})
+        gc.collect()
+
+    results["seconds"] = time.perf_counter() - started
+    write_results(results)
+    print(f"done in {results['seconds']:.0f} s; wrote {RESULTS}")
+
+
+def write_results(results: dict) -> None:
+    """results.json, results.md and the plot; the ONNX figures come from onnx_backend.py's own run."""
+    onnx = RESULTS / "onnx.json"
+    results["onnx"] = json.loads(onnx.read_text()) if onnx.exists() else None
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / "results.md").write_text(report.markdown(results))
+    report.plot(results, RESULTS / "ask_latency.png")
+    print(report.markdown(results))
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    import faiss
+    import sentence_transformers
+    import torch
+
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem / 2**20, 1), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "sentence_transformers": sentence_transformers.__version__, "faiss": faiss.__version__,
+            "load_average": os.getloadavg()}
+
+
+def pick_questions(n: int) -> list[str]:
+    """First turns of the seed questions and a fixed sample of the XQuAD ones (answerable in every corpus)."""
+    seeds = [c[0].question for c in load_questions(EVAL / "dev.jsonl")]
+    xquad = [c[0].question for c in load_questions(EVAL / "xquad" / "dev.jsonl")]
+    random.Random(6).shuffle(xquad)
+    return (seeds + xquad)[:n]
+
+
+def indexing_and_refresh(embedder, folder: Path, index_dir: Path) -> tuple[dict, dict]:
+    """`build` against the model's raw `encode` of the same texts; a 1-article refresh against the build."""
+    import shutil
+
+    shutil.rmtree(index_dir, ignore_errors=True)
+    from retrieval.articles import read_folder
+    from retrieval.passages import split_passages
+    from retrieval.refresh import embedding_text
+
+    articles, _ = read_folder(folder)
+    texts = [embedding_text(p) for a in articles for p in split_passages(a)]
+    model = embedder.model
+
+    def encode() -> float:
+        t = time.perf_counter()
+        model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        return len(texts) / (time.perf_counter() - t)
+
+    # The limit is measured just before and just after the build, and averaged: load from other work
+    # on the machine drifts over minutes.
+    before = encode()
+    built = build(folder, index_dir, embedder)
+    after = encode()
+    limit = (before + after) / 2
+    indexing = {"articles": built.articles, "passages": built.passages, "mean_words": float(np.mean([len(t.split()) for t in texts])),
+                "build_s": built.seconds, "build_passages_per_s": built.passages / built.seconds,
+                "encode_passages_per_s": limit, "encode_before_passages_per_s": before, "encode_after_passages_per_s": after,
+                "ratio": (built.passages / built.seconds) / limit}
+
+    noop = refresh(folder, index_dir, embedder)
+    changed = sorted(folder.iterdir())[len(articles) // 2]
+    changed.write_text(changed.read_text(encoding="utf-8").rstrip() + " The figures were corrected on Monday.\n",
+                       encoding="utf-8")
+    one = refresh(folder, index_dir, embedder)
+    refreshed = {"articles": one.articles, "changed": list(one.changed), "embedded": one.embedded,
+                 "refresh_s": one.seconds, "nothing_changed_s": noop.seconds, "build_s": built.seconds,
+                 "ratio": one.seconds / built.seconds}
+    return indexing, refreshed
+
+
+def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, profile: bool) -> dict:
+    version_dir = index_dir / "versions" / store.current_name(index_dir)
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    with tempfile.TemporaryDirectory(prefix="citeqa-bench-") as scratch:
+        server = Server(index_dir, Path(scratch))
+        try:
+            t = time.perf_counter()
+            engine = Engine.open(index_dir, embedder)
+            load_s = time.perf_counter() - t
+            version = engine.index.version
+            passages_bytes = sum(len(p.text.encode()) for p in version.passages)
+            vectors_bytes = version.vectors.nbytes
+            http_inside: list[float] = []
+            query_vectors: list[np.ndarray] = []
+
+            def bare(q: str) -> None:  # the floor: embed the query, search FAISS (the depth `search` uses)
+                vector = embedder.encode([q])[0]
+                version.dense.search(vector, 50)
+                query_vectors.append(vector)
+
+            def post(q: str) -> None:
+                response = server.client.post("/v1/ask", json={"question": q})
+                response.raise_for_status()
+                http_inside.append(response.json()["seconds"])
+
+            calls = {"bare": bare, "ask": lambda q: ask(engine, q), "http": post}
+            interleaved(calls, questions, min(len(questions), 10))  # warm up: caches, the connection
+            http_inside.clear()
+            query_vectors.clear()
+            seconds = interleaved(calls, questions, len(questions))
+            share = questions[:max(clients, 20)]  # each client asks these 20, starting at different ones
+            concurrent_http = server.concurrent(share, clients)
+            concurrent_local = in_process_concurrent(engine, share, clients)
+            abstained = sum(ask(engine, q).abstained for q in questions[:40])
+            peak = server.peak_rss()
+        finally:
+            server.stop()
+    figures = {
+        "passages": len(version.passages), "articles": len(version.articles), "load_index_s": load_s,
+        "ready_s": server.ready_s, "ready_floor_s": ready_floor(version_dir),
+        "server_peak_rss_mb": peak / 2**20, "vectors_mb": vectors_bytes / 2**20, "passages_mb": passages_bytes / 2**20,
+        "files_mb": sum(f["bytes"] for f in manifest["files"].values()) / 2**20,
+        "abstained_of_40": abstained,
+        **{f"{name}_ms_p{q}": percentile(values, q) * 1000 for name, values in seconds.items() for q in (50, 95)},
+        "http_inside_ms_p50": percentile(http_inside, 50) * 1000,
+        "in_process_1_rps": len(seconds["ask"]) / sum(seconds["ask"]),
+        **{f"http_{clients}_{k}": v for k, v in concurrent_http.items()},
+        **{f"in_process_{clients}_{k}": v for k, v in concurrent_local.items()},
+    }
+    figures["ask_over_bare_p50"] = figures["ask_ms_p50"] / figures["bare_ms_p50"]
+    figures["http_adds_ms_p50"] = figures["http_ms_p50"] - figures["ask_ms_p50"]
+    if profile:
+        figures["profile"] = profile_ask(engine, questions)
+        figures["json_ms_p50"] = json_ms(engine, questions[:40])
+        figures["hnsw"] = hnsw(version.vectors, np.stack(query_vectors))
+    del engine, version
+    return figures
+
+
+class Server:
+    """`citeqa serve` over an index on a free loopback port; ready_s is the time from spawn to /readyz 200."""
+
+    def __init__(self, index_dir: Path, scratch: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "CITEQA_INDEX": str(index_dir), "CITEQA_CONVERSATIONS": str(scratch / "conversations.sqlite"),
+               "CITEQA_RATE_LIMIT_PER_MINUTE": "0", "CITEQA_LOG_LEVEL": "WARNING", "CITEQA_MODEL": "all-MiniLM-L6-v2",
+               "CITEQA_RETRIEVER": "hybrid"}
+        started = time.perf_counter()
+        self.process = subprocess.Popen([str(Path(sys.executable).with_name("citeqa")), "serve", "--port", str(self.port)],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=scratch)
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                if httpx.get(self.base + "/readyz", trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        else:
+            self.stop()
+            raise SystemExit(f"citeqa serve over {index_dir} did not become ready")
+        self.ready_s = time.perf_counter() - started
+        self.client = httpx.Client(base_url=self.base, timeout=120, trust_env=False)
+
+    def concurrent(self, questions: list[str], clients: int) -> dict:
+        """`clients` keep-alive clients asking at once, every question each."""
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def client(offset: int) -> None:
+            with httpx.Client(base_url=self.base, timeout=120, trust_env=False) as c:
+                for i in range(len(questions)):
+                    q = questions[(i + offset) % len(questions)]
+                    t = time.perf_counter()
+                    c.post("/v1/ask", json={"question": q}).raise_for_status()
+                    with lock:
+                        latencies.append(time.perf_counter() - t)
+
+        return _run_clients(client, clients, latencies)
+
+    def peak_rss(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM"))
+
+    def stop(self) -> None:
+        if hasattr(self, "client"):
+            self.client.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def in_process_concurrent(engine, questions: list[str], threads: int) -> dict:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        for i in range(len(questions)):
+            t = time.perf_counter()
+            ask(engine, questions[(i + offset) % len(questions)])
+            with lock:
+                latencies.append(time.perf_counter() - t)
+
+    return _run_clients(worker, threads, latencies)
+
+
+def _run_clients(work, n: int, latencies: list[float]) -> dict:
+    t = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        list(pool.map(work, [i * 7 for i in range(n)]))
+    wall = time.perf_counter() - t
+    return {"ms_p50": percentile(latencies, 50) * 1000, "ms_p95": percentile(latencies, 95) * 1000,
+            "rps": len(latencies) / wall}
+
+
+FLOOR = """
+import os, sys, time
+os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import faiss, numpy as np
+from sentence_transformers import SentenceTransformer
+model = SentenceTransformer(sys.argv[1], device="cpu")
+model.encode(["warm up"])
+np.load(sys.argv[2] + "/vectors.npy"); faiss.read_index(sys.argv[2] + "/index.faiss")
+"""
+
+
+def ready_floor(version_dir: Path) -> float:
+    """Seconds for a bare Python process to load the model, embed once, and read the vectors and FAISS index."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, resolve_model_path("all-MiniLM-L6-v2"), str(version_dir)], check=True)
+    return time.perf_counter() - t
+
+
+PROFILE_GROUPS = (  # (label, file suffix, function); disjoint in the call tree of ask
+    ("embed the query", "retrieval/embed.py", "encode"),
+    ("FAISS search", "retrieval/dense.py", "search"),
+    ("BM25 scores (bm25s)", "retrieval/sparse.py", "scores"),
+    ("sort all BM25 scores (np.argsort)", "numpy/_core/fromnumeric.py", "argsort"),
+    ("best-sentence term coverage (search)", "retrieval/search.py", "_best_sentence"),
+    ("sentence scoring and choice", "retrieval/answer.py", "score_sentences"),
+    ("sentence scoring and choice", "retrieval/answer.py", "candidate_sentences"),
+    ("sentence scoring and choice", "retrieval/answer.py", "choose"),
+    ("sentence scoring and choice", "retrieval/answer.py", "query_weights"),
+    ("confidence signals", "retrieval/confidence.py", "signals"),
+    ("spaCy spans", "retrieval/spans.py", "find_span"),
+    ("diversify", "retrieval/search.py", "diversify"),
+)
+
+
+def profile_ask(engine, questions: list[str]) -> dict:
+    """Where `ask` spends its time (pyinstrument, sampling every 1 ms), by stage, as ms per question."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    for q in questions:
+        ask(engine, q)
+    session = profiler.stop()
+    totals: dict[str, float] = {}
+
+    def walk(frame) -> None:
+        for label, suffix, function in PROFILE_GROUPS:
+            if frame.function == function and (frame.file_path or "").endswith(suffix):
+                totals[label] = totals.get(label, 0.0) + frame.time
+                return
+        for child in frame.children:
+            walk(child)
+
+    root = session.root_frame()
+    walk(root)
+    total = root.time
+    (RESULTS / "profile-ask-largest.txt").parent.mkdir(exist_ok=True)
+    (RESULTS / "profile-ask-largest.txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    groups = {label: 1000 * s / len(questions) for label, s in sorted(totals.items(), key=lambda kv: -kv[1])}
+    groups["everything else"] = 1000 * (total - sum(totals.values())) / len(questions)
+    return {"ms_per_question": 1000 * total / len(questions), "groups_ms": groups}
+
+
+def json_ms(engine, questions: list[str]) -> float:
+    """What the HTTP response model costs an answer: AskOut.build and its JSON."""
+    from bot.schemas import AskOut
+
+    answers = [ask(engine, q) for q in questions]
+    t = time.perf_counter()
+    for answer in answers:
+        AskOut.build(answer, "0" * 32, 1, 0.1).model_dump_json()
+    return 1000 * (time.perf_counter() - t) / len(answers)
+
+
+def hnsw(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict:
+    """An HNSW index over the same vectors: build time, recall@k against exact search, speed per query."""
+    import faiss
+
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    faiss.omp_set_num_threads(2)  # building is batch work: both cores
+    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 64
+    t = time.perf_counter()
+    index.add(vectors)
+    build_s = time.perf_counter() - t
+    faiss.omp_set_num_threads(1)  # queries one at a time, as `ask` makes them
+    truth, exact_s = _one_by_one(exact, queries, k)
+    out = {"vectors": len(vectors), "M": 32, "efConstruction": 64, "build_s": build_s, "exact_ms": exact_s * 1000,
+           "queries": len(queries), "ef": {}}
+    for ef in (32, 64, 128, 256):
+        index.hnsw.efSearch = ef
+        found, seconds = _one_by_one(index, queries, k)
+        recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth)])
+        out["ef"][ef] = {"recall@10": float(recall), "ms": seconds * 1000, "speedup": exact_s / seconds}
+    return out
+
+
+def _one_by_one(index, queries: np.ndarray, k: int) -> tuple[list[np.ndarray], float]:
+    found, t = [], time.perf_counter()
+    for q in queries:
+        found.append(index.search(q.reshape(1, -1), k)[1][0])
+    return found, (time.perf_counter() - t) / len(queries)
+
+
+if __name__ == "__main__":
+    main()
