@@ -21,9 +21,9 @@ from bot.metrics import CONTENT_TYPE, Metrics, RequestMetrics
 from bot.responses import SecurityHeaders, add_error_handlers
 from bot.schemas import (ArticleList, ArticleOut, ArticleSummary, AskIn, AskOut, CONVERSATION_ID, Error, FeedbackIn,
                          PassageOut, PassageSpan, Ready)
+from bot.index_watch import watch_index
 from bot.settings import Settings, make_embedder
 from retrieval.engine import Engine, ask
-from retrieval.errors import CiteqaError
 
 log = logging.getLogger(__name__)
 
@@ -179,27 +179,14 @@ def _allowed_articles(engine: Engine, body: AskIn) -> set[str] | None:
 
 
 async def _watch_index(app: FastAPI, every: float) -> None:
-    """Load the first index and warm the models up, then load any newly published version.
+    """Load the first index and warm the models up once, then load any newly published version."""
 
-    A bad version is logged (once, not at every look) and skipped: the loaded one goes on serving.
-    Nothing ends the watch but shutdown: a watcher that died would leave the server on its version for good.
-    """
-    engine, reported = app.state.engine, None
-    while True:
-        try:
-            await asyncio.to_thread(engine.reload)
-            reported = None
-        except CiteqaError as err:
-            if str(err) != reported:
-                serving = f"still serving {engine.index.name}" if engine.ready else "not ready: /readyz answers 503"
-                log.error("index not (re)loaded (%s): %s", serving, err)
-                reported = str(err)
-        except Exception:
-            log.exception("index not (re)loaded: unexpected error")
-        if engine.ready and not app.state.warm:
-            await asyncio.to_thread(_warm_up, engine)
+    async def warm_once() -> None:
+        if not app.state.warm:
+            await asyncio.to_thread(_warm_up, app.state.engine)
             app.state.warm = True
-        await asyncio.sleep(every)
+
+    await watch_index(app.state.engine, every, warm_once)
 
 
 def _warm_up(engine: Engine) -> None:

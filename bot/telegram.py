@@ -22,9 +22,10 @@ from telegram.ext import (Application, BaseRateLimiter, CallbackQueryHandler, Co
 
 from bot.conversations import ConversationStore
 from bot.render import cited_ranges, telegram_html, telegram_passage, telegram_sources
+from bot.index_watch import watch_index
 from bot.settings import Settings
 from retrieval.engine import Engine, ask
-from retrieval.errors import BadQuestion, CiteqaError, IndexNotFound
+from retrieval.errors import BadQuestion, IndexNotFound
 from retrieval.types import Answer
 
 log = logging.getLogger(__name__)
@@ -327,24 +328,12 @@ async def _started(application: Application) -> None:
     await register_commands(application.bot)
     if application.bot_data.get("watch_seconds"):
         application.bot_data["watcher"] = asyncio.create_task(
-            _watch_index(application.bot_data["engine"], application.bot_data["watch_seconds"]))
+            watch_index(application.bot_data["engine"], application.bot_data["watch_seconds"]))
 
 
 async def _stopped(application: Application) -> None:
     if watcher := application.bot_data.pop("watcher", None):
         watcher.cancel()
-
-
-async def _watch_index(engine: Engine, every: float) -> None:
-    """Pick up a newly published index; a bad version is logged and the loaded one keeps serving."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await asyncio.to_thread(engine.reload)
-        except CiteqaError as err:
-            log.error("index not (re)loaded: %s", err)
-        except Exception:  # the watch must go on: a dead watcher would leave the bot on its version for good
-            log.exception("index not (re)loaded: unexpected error")
 
 
 def _conversation(chat_id: int) -> str:
