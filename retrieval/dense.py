@@ -52,5 +52,8 @@ class DenseIndex:
         k = min(k, len(self))
         if k <= 0:
             return []
+        # OpenMP's thread count is per calling thread: a server's worker threads start with the
+        # default (every core) whatever the main thread set, so set it where the search runs.
+        _faiss()
         scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
