@@ -9,7 +9,8 @@ from conftest import TINY, write_corpus
 
 from bot.conversations import ConversationStore
 from bot.settings import Settings
-from bot.telegram import APOLOGY, EDITED, NOT_TEXT, ChatRateLimit, build_application
+from bot.telegram import build_application
+from bot.telegram_handlers import APOLOGY, EDITED, NOT_TEXT, ChatRateLimit
 from retrieval.engine import Engine
 from retrieval.refresh import build
 

@@ -1,0 +1,229 @@
+"""What the Telegram bot does with a command, a question or a button press: the chat logic over `ask`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+from collections import deque
+from html import escape
+
+from telegram import Bot, CallbackQuery, Message, Update
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.conversations import ConversationStore
+from bot.render import telegram_html, telegram_passage, telegram_sources
+from bot.settings import Settings
+from bot.telegram_buttons import ShowPassage, Vote, answer_keyboard, pressed, without_votes
+from retrieval.engine import Engine, ask
+from retrieval.errors import BadQuestion, IndexNotFound
+from retrieval.types import Answer
+
+log = logging.getLogger(__name__)
+
+# Each command is handled by the CiteqaBot method of its name.
+COMMANDS = [("start", "what I know and how to ask"), ("help", "how to ask, and the buttons"),
+            ("reset", "forget this chat's conversation"), ("sources", "the articles I answer from")]
+UPDATES = ["message", "edited_message", "callback_query"]  # all the bot handles
+HELP = ("Ask me a question in plain words and I answer from the news articles I know, with numbered sources.\n"
+        "Follow-up questions (\"What did she say next?\") continue the conversation; /reset starts afresh.\n"
+        "Under an answer, <b>Passage n</b> shows the whole passage a source comes from, and 👍 / 👎 tell me "
+        "whether the answer helped.\nIn a group, mention me or reply to me.\n/sources lists the articles.")
+NOT_TEXT = "I read text only: send me your question in words."
+EDITED = "I answer new messages only: send the corrected question again."
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+class CiteqaBot:
+    """The handlers: each parses, calls `ask` (in a thread) or the store, and renders."""
+
+    def __init__(self, engine: Engine, store: ConversationStore, settings: Settings):
+        self.engine, self.store, self.settings = engine, store, settings
+        self.limit = ChatRateLimit(settings.telegram_rate_limit, settings.telegram_rate_window_seconds)
+        self.locks: dict[int, asyncio.Lock] = {}
+
+    def handlers(self) -> list[BaseHandler]:
+        """In order: an update goes to the first that takes it. Errors go to `error`."""
+        message, private = filters.UpdateType.MESSAGE, filters.ChatType.PRIVATE
+        return [
+            *(CommandHandler(name, getattr(self, name), filters=message) for name, _ in COMMANDS),
+            MessageHandler(message & filters.TEXT & ~filters.COMMAND, self.question),
+            CallbackQueryHandler(self.button),
+            MessageHandler(message & private & filters.COMMAND, self.help),
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, self.edited),
+            MessageHandler(message & private, self.not_text),  # stickers, photos, voice, ...
+        ]
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        articles = self.engine.index.version.articles
+        examples = self.settings.telegram_examples[:3] or [f"What is “{a.title}” about?" for a in
+                                                           list(articles.values())[:3]]
+        lines = "\n".join(f"• {escape(e)}" for e in examples)
+        await update.effective_message.reply_html(
+            f"Hello! I answer questions from <b>{len(articles)}</b> news articles and show the passages each "
+            f"answer rests on. Try:\n{lines}\n\n/sources lists the articles, /help explains the buttons.")
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_html(HELP)
+
+    async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await asyncio.to_thread(self.store.forget, _conversation(update.effective_chat.id))
+        await update.effective_message.reply_text("Done: I forgot this conversation. Ask me something new.")
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        articles = sorted(self.engine.index.version.articles.values(), key=lambda a: a.id)
+        for part in telegram_sources([(a.title, a.date) for a in articles]):
+            await update.effective_message.reply_html(part)
+
+    async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        text = _addressed(message, context.bot)
+        if text is None:
+            return
+        if not text:
+            await message.reply_text(f"Write your question after @{context.bot.username}."
+                                     if message.chat.type != ChatType.PRIVATE else NOT_TEXT)
+            return
+        allowed, wait = self.limit.take(message.chat_id)
+        if not allowed:
+            if wait is not None:
+                await message.reply_text(f"You're asking faster than I can read: please wait {math.ceil(wait)} "
+                                         "seconds, then ask again.")
+            return
+        if len(self.locks) > 10_000:
+            self.locks = {chat: lock for chat, lock in self.locks.items() if lock.locked()}
+        # One question at a time per chat, so a follow-up always sees the turn before it.
+        async with self.locks.setdefault(message.chat_id, asyncio.Lock()), _typing(context.bot, message.chat_id):
+            answer, turn = await asyncio.to_thread(self._ask, _conversation(message.chat_id), text)
+        parts = telegram_html(answer)
+        for k, part in enumerate(parts):
+            keyboard = answer_keyboard(answer, turn, self.engine.index.version.by_id) if k == len(parts) - 1 else None
+            await message.reply_html(part, do_quote=k == 0 and message.chat.type != ChatType.PRIVATE,
+                                     reply_markup=keyboard)
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        press = pressed(query.data)
+        if isinstance(press, ShowPassage):
+            await self._passage(query, context.bot, press)
+        elif isinstance(press, Vote):
+            await self._feedback(query, press)
+        else:
+            await query.answer("That button no longer works.")
+
+    async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(EDITED)
+
+    async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(NOT_TEXT)
+
+    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Library errors become a plain reply; anything else is logged and apologised for."""
+        err = context.error
+        if isinstance(err, BadQuestion):
+            reply = f"I can't ask that: {err}."
+        elif isinstance(err, IndexNotFound):
+            reply = "I have no articles loaded yet: please try again in a minute."
+        else:
+            log.error("update %s failed", getattr(update, "update_id", update), exc_info=err)
+            reply = APOLOGY
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is not None:
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_message(chat.id, reply)
+
+    def _ask(self, conversation: str, text: str) -> tuple[Answer, int]:
+        answer = ask(self.engine, text, self.store.history(conversation))
+        return answer, self.store.append(conversation, answer.as_turn())
+
+    async def _passage(self, query: CallbackQuery, bot: Bot, press: ShowPassage) -> None:
+        version = self.engine.index.version
+        position = version.position.get(press.row)
+        if position is None:
+            await query.answer("That passage is no longer in the index.", show_alert=True)
+            return
+        passage = version.passages[position]
+        await query.answer()
+        for part in telegram_passage(press.n, passage.title, passage.date, passage.text, press.highlights):
+            await bot.send_message(query.message.chat.id, part, parse_mode=ParseMode.HTML)
+
+    async def _feedback(self, query: CallbackQuery, vote: Vote) -> None:
+        conversation = _conversation(query.message.chat.id)
+        if not await asyncio.to_thread(self.store.turn_exists, conversation, vote.turn):
+            await query.answer("That answer is no longer in this chat's history.")
+            return
+        await asyncio.to_thread(self.store.add_feedback, conversation, vote.turn, vote.helpful, None, "telegram")
+        await query.answer("Thanks for the feedback!")
+        if isinstance(query.message, Message) and query.message.reply_markup:
+            await query.edit_message_reply_markup(without_votes(query.message.reply_markup))
+
+
+class ChatRateLimit:
+    """At most `limit` questions per chat in a sliding window; a chat over it is told once per window."""
+
+    def __init__(self, limit: int, window: float, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self.asked: dict[int, deque[float]] = {}
+        self.told: dict[int, float] = {}
+
+    def take(self, chat: int) -> tuple[bool, float | None]:
+        """(allowed, seconds to tell the chat to wait, or None to stay quiet)."""
+        if not self.limit:
+            return True, None
+        now = self.clock()
+        if len(self.asked) > 10_000:  # forget chats that have been quiet for a window
+            self.asked = {c: q for c, q in self.asked.items() if q and q[-1] > now - self.window}
+            self.told = {c: t for c, t in self.told.items() if t > now - self.window}
+        asked = self.asked.setdefault(chat, deque())
+        while asked and asked[0] <= now - self.window:
+            asked.popleft()
+        if len(asked) < self.limit:
+            asked.append(now)
+            return True, None
+        if self.told.get(chat, -math.inf) > now - self.window:
+            return False, None
+        self.told[chat] = now
+        return False, asked[0] + self.window - now
+
+
+def _conversation(chat_id: int) -> str:
+    return f"telegram:{chat_id}"
+
+
+def _addressed(message: Message, bot: Bot) -> str | None:
+    """The question in a message meant for the bot, without its @mention; None when not meant for it.
+
+    In private chats every message is; in groups, one that mentions the bot or replies to it.
+    """
+    text = message.text or ""
+    if message.chat.type == ChatType.PRIVATE:
+        return text.strip()
+    mention = f"@{bot.username}"
+    mentioned = any(value.lower() == mention.lower() for value in
+                    message.parse_entities([MessageEntityType.MENTION]).values())
+    replied = message.reply_to_message is not None and message.reply_to_message.from_user is not None \
+        and message.reply_to_message.from_user.id == bot.id
+    if not (mentioned or replied):
+        return None
+    return " ".join(re.sub(re.escape(mention) + r"(?!\w)", " ", text, flags=re.I).split())
+
+
+@contextlib.asynccontextmanager
+async def _typing(bot: Bot, chat_id: int):
+    """'typing…' in the chat until the block ends (Telegram shows one action for five seconds)."""
+    async def keep_typing():
+        while True:
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await asyncio.sleep(4.5)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
