@@ -63,7 +63,8 @@ class RefreshJob:
         try:
             report = refresh(self.settings.corpus, self.settings.index, self.engine.embedder,
                              max_bytes=self.settings.max_article_bytes,
-                             settle_seconds=self.settings.article_settle_seconds)
+                             settle_seconds=self.settings.article_settle_seconds,
+                             dense_index=self.settings.dense_index)
             swapped = self.engine.reload()
             update = dict(state="succeeded", added=len(report.added), changed=len(report.changed),
                           removed=len(report.removed), unchanged=len(report.unchanged), skipped=len(report.skipped),

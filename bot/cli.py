@@ -85,7 +85,7 @@ def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
     try:
         report = build(settings.corpus, settings.index, make_embedder(settings), _Bar("embedding"),
                        max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
-                       settle_seconds=settings.article_settle_seconds)
+                       settle_seconds=settings.article_settle_seconds, dense_index=settings.dense_index)
     except CiteqaError as err:
         raise _fail(err)
     except OSError as err:
@@ -107,7 +107,7 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
         try:
             report = run_refresh(settings.corpus, settings.index, embedder, _Bar("embedding"),
                                  max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
-                                 settle_seconds=settings.article_settle_seconds)
+                                 settle_seconds=settings.article_settle_seconds, dense_index=settings.dense_index)
         except (CiteqaError, OSError) as err:
             err = _write_failed(err, settings) if isinstance(err, OSError) else err
             if watch is None:
@@ -168,7 +168,8 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
         with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as scratch:
             if corpus is not None:
                 settings = settings.model_copy(update={"index": Path(scratch)})
-                build(corpus, settings.index, make_embedder(settings), _Bar("embedding"), settings.max_article_bytes)
+                build(corpus, settings.index, make_embedder(settings), _Bar("embedding"), settings.max_article_bytes,
+                      dense_index=settings.dense_index)
             results = {}
             for name in retrievers:
                 report = run_eval(_engine(settings, name), conversations)

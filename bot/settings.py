@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     corpus: Path = Field(Path("seeds"), description="folder of article files (.txt, .md)")
     index: Path = Field(Path(".citeqa/index"), description="where index versions are published")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model: the packaged MiniLM, a local folder, or a hub name")
+    dense_index: Literal["flat", "ivf", "auto"] = Field("flat", description="FAISS index of each version: flat is exact; ivf is approximate (inverted lists, many times faster at 100k passages); auto is ivf from 20,000 passages")
     retriever: Literal["dense", "bm25", "rrf", "hybrid"] = Field("hybrid", description="how passages are found")
     max_article_bytes: int = Field(MAX_ARTICLE_BYTES, gt=0, description="larger article files are skipped")
     article_settle_seconds: float = Field(0, ge=0, description="a refresh skips article files modified more recently than this (still being written)")

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from retrieval import store
+from retrieval import dense, store
 from retrieval.articles import MAX_ARTICLE_BYTES, Skipped, read_folder
 from retrieval.embed import Embedder
 from retrieval.errors import CiteqaError, NoArticles
@@ -51,15 +51,15 @@ def embedding_text(passage: Passage) -> str:
 
 def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
           max_bytes: int = MAX_ARTICLE_BYTES, checkpoint: store.Checkpoint | None = None,
-          settle_seconds: float = 0.0) -> RefreshReport:
+          settle_seconds: float = 0.0, dense_index: str = "flat") -> RefreshReport:
     """Index the folder from scratch and publish it."""
     return refresh(corpus, index_dir, embedder, progress, max_bytes, reuse=False, checkpoint=checkpoint,
-                   settle_seconds=settle_seconds)
+                   settle_seconds=settle_seconds, dense_index=dense_index)
 
 
 def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
             max_bytes: int = MAX_ARTICLE_BYTES, reuse: bool = True, checkpoint: store.Checkpoint | None = None,
-            settle_seconds: float = 0.0) -> RefreshReport:
+            settle_seconds: float = 0.0, dense_index: str = "flat") -> RefreshReport:
     """Compare the folder with the published manifest by content hash and publish what changed.
 
     Unchanged articles keep their passages and stored vectors; when nothing changed nothing is
@@ -67,9 +67,11 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
     A file that cannot be read this time (changing, half-written, vanished) is skipped with a
     warning; if the index had its article, that stays as it was until a refresh reads the file
     again or finds it gone. `checkpoint` is called with "embedding" after the first batch is
-    embedded, then as `store.write_version` describes.
+    embedded, then as `store.write_version` describes. `dense_index` ("flat", "ivf" or "auto") is
+    the FAISS index each version gets; a change of it alone republishes without embedding.
     """
     started = time.perf_counter()
+    dense.resolve(dense_index, 0)  # an unknown kind fails before anything is embedded
     with store.writer_lock(index_dir):
         store.prune(index_dir)  # first: what an interrupted refresh left must not survive this one
         articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
@@ -92,7 +94,8 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
             removed=removed, unchanged=tuple(a.id for a in kept), skipped=tuple(skipped), articles=len(articles),
             held=tuple(held),
         )
-        if previous and not fresh and not removed:
+        same_dense = previous and previous.dense.kind == dense.resolve(dense_index, len(previous.passages))
+        if previous and not fresh and not removed and same_dense:
             return RefreshReport(**report, passages=len(previous.passages), seconds=time.perf_counter() - started)
 
         next_row = previous.manifest["next_row"] if previous else 0
@@ -113,7 +116,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
         vectors = np.stack([v for _, v in ordered]) if ordered else np.zeros((0, dimension), np.float32)
         version = store.write_version(
             index_dir, articles, [p for p, _ in ordered], vectors, model=embedder.name,
-            settings=PIPELINE, next_row=next_row, checkpoint=checkpoint,
+            settings=PIPELINE, next_row=next_row, checkpoint=checkpoint, dense_index=dense_index,
         )
         pruned = store.prune(index_dir)
         return RefreshReport(**report, passages=len(ordered), embedded=len(new_passages),

@@ -129,6 +129,9 @@ def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
         problems.append(f"vectors are {vectors.shape} {vectors.dtype}, manifest says {n} x {dim} float32")
     if len(dense) != n or dense.dimension != dim:
         problems.append(f"FAISS index holds {len(dense)} x {dense.dimension}, manifest says {n} x {dim}")
+    recorded = manifest.get("dense", {"kind": "flat"})["kind"]  # versions written before the choice existed are flat
+    if dense.kind != recorded:
+        problems.append(f"FAISS index is {dense.kind}, manifest says {recorded}")
     if set(articles) != set(manifest["articles"]):
         problems.append("articles differ from the manifest")
     rows = [p.row for p in passages]
@@ -143,8 +146,11 @@ def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
 
 
 def write_version(index_dir: Path, articles: list[Article], passages: list[Passage], vectors: np.ndarray,
-                  model: str, settings: dict, next_row: int, checkpoint: Checkpoint | None = None) -> str:
+                  model: str, settings: dict, next_row: int, checkpoint: Checkpoint | None = None,
+                  dense_index: str = "flat") -> str:
     """Write a complete version and publish it; returns its name. Nothing is visible until the end.
+
+    `dense_index` is "flat", "ivf" or "auto" (see retrieval.dense); the manifest records what was built.
 
     A failed write (OSError: disk full, file too large, I/O error) removes the partial version and
     publishes nothing. `checkpoint` is called with "writing", "before-publish", "replacing-pointer"
@@ -165,7 +171,7 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
         with open(tmp / "vectors.npy", "wb") as f:
             np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
             _flush(f)
-        dense = DenseIndex.build(vectors, np.array([p.row for p in passages], dtype=np.int64))
+        dense = DenseIndex.build(vectors, np.array([p.row for p in passages], dtype=np.int64), dense_index)
         try:
             dense.save(tmp / "index.faiss")
         except RuntimeError as err:  # FAISS reports a failed write (disk full, file too large) as RuntimeError
@@ -183,6 +189,7 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
             "settings": settings,
             "passages": len(passages),
             "next_row": next_row,
+            "dense": dense.describe(),
             "articles": {a.id: {"sha256": a.sha256, "title": a.title, "rows": rows_by_article[a.id]} for a in articles},
             "files": {f: {"sha256": _sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in FILES},
         }
