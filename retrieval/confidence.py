@@ -14,12 +14,13 @@ and XQuAD dev questions, plus unanswerable questions written for both corpora in
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 
 from retrieval.answer import Sentence, coverage
 from retrieval.question import own_entities
 from retrieval.sparse import SparseIndex
-from retrieval.terms import terms
+from retrieval.terms import terms, tokens
 from retrieval.types import Hit
 
 WEIGHTS = {"cosine": -4.91, "sentence_coverage": -2.94, "passage_coverage": -4.49, "entity_coverage": -1.14,
@@ -55,12 +56,13 @@ class Signals:
 def signals(question: str, wanted: dict[str, float], hits: list[Hit], scored: list[Sentence],
             sparse: SparseIndex) -> Signals:
     passages = [f"{h.passage.title} {h.passage.text}" for h in hits]
-    mentioned = " ".join(passages).lower()
+    mentioned = " ".join(tokens(" ".join(passages)))  # lower-cased, accents folded
     names = own_entities(question)
-    named = [n for n in names if n.lower().strip("?.,!'’s") in mentioned] if names else []
-    # A name no passage of the whole corpus contains (numbers aside: "2013" may be phrased otherwise).
-    unseen = any(t and all(term not in sparse.idf for term in t)
-                 for t in (terms(n) for n in names if not any(c.isdigit() for c in n)))
+    # A name counts as mentioned by any of its words: "Graham Twigg" is the passage's "Twigg".
+    named = [n for n in names if any(_word_in(w, mentioned) for w in n.split())]
+    # A name with a word the whole corpus never contains: "Eiffel Tower", "Beijing National Stadium"
+    # (numbers aside: "2013" may be phrased otherwise).
+    unseen = any(term not in sparse.idf for n in names if not any(c.isdigit() for c in n) for term in terms(n))
     return Signals(
         cosine=max((h.dense for h in hits if h.dense is not None), default=0.0),
         sentence_coverage=coverage(wanted, scored[0].text) if scored else 0.0,
@@ -68,3 +70,9 @@ def signals(question: str, wanted: dict[str, float], hits: list[Hit], scored: li
         entity_coverage=len(named) / len(names) if names else 1.0,
         unseen_entity=float(unseen),
     )
+
+
+def _word_in(word: str, text: str) -> bool:
+    """Whether a question's word (possessive dropped) occurs in tokenised text."""
+    folded = " ".join(tokens(re.sub(r"['’]s$", "", word)))
+    return bool(folded) and folded in text

@@ -112,8 +112,11 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
 
     Raises BadQuestion for an unusable question; "the articles don't say" is an Answer, not an error.
     """
-    question = clean_question(question)
+    asked = clean_question(question)
     index = engine.index
+    # Misspelt words are put right before anything else: the search, the scoring and the checks all
+    # read the question as the corpus spells it; the answer keeps the question as it was asked.
+    question = index.speller.correct(asked)
     resolved = resolve(question, history)
     kind = answer_type(question)
     hits = diversify(search(index, engine.embedder, resolved.search_query, k=max(top_k, 3) * 3,
@@ -121,12 +124,14 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
                             prefer=resolved.prefer))[:top_k]
     fields = dict(search_query=resolved.search_query, index_version=index.name)
     if not hits:
-        return abstain(question, **fields)
+        return abstain(asked, **fields)
     wanted = query_weights(question, index.sparse.weight, resolved.context)
     scored = score_sentences(candidate_sentences(hits, top_k), question, wanted, kind)
     evidence = signals(question, wanted, hits, scored, index.sparse)
     fields["details"] = {"signals": evidence.as_dict(), "followup": resolved.followup, "answer_type": kind}
+    if question != asked:
+        fields["details"]["spelled_as"] = question
     if not evidence.answered:
-        return abstain(question, **fields)
+        return abstain(asked, **fields)
     chosen = choose(scored, wanted)
-    return compose(question, chosen, span=find_span(question, kind, chosen), **fields)
+    return compose(asked, chosen, span=find_span(question, kind, chosen), **fields)

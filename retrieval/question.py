@@ -58,7 +58,17 @@ _QUESTION_OPENERS = {"who", "whom", "whose", "what", "when", "where", "which", "
 
 
 def own_entities(question: str) -> list[str]:
-    """Capitalised words and numbers that the question names itself (not its first word)."""
+    """The names and numbers a question names itself: runs of capitalised words ("Graham Twigg",
+    not its first word) and words with digits."""
     words = re.findall(r"[\w’'.-]+", question)
-    return [w for k, w in enumerate(words) if (k > 0 and w[:1].isupper() and w.lower() not in _QUESTION_OPENERS)
-            or any(c.isdigit() for c in w)]
+    found, name = [], []
+    for k, w in enumerate(words):
+        if k > 0 and w[:1].isupper() and w.lower() not in _QUESTION_OPENERS:
+            name.append(w)
+            continue
+        if name:
+            found.append(" ".join(name))
+            name = []
+        if any(c.isdigit() for c in w):
+            found.append(w)
+    return found + ([" ".join(name)] if name else [])

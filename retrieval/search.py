@@ -10,6 +10,7 @@ import numpy as np
 from retrieval.embed import Embedder
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.sparse import SparseIndex
+from retrieval.spelling import Speller, names_in
 from retrieval.store import IndexVersion
 from retrieval.sentences import split_sentences
 from retrieval.terms import terms
@@ -30,6 +31,7 @@ class SearchIndex:
     def __init__(self, version: IndexVersion):
         self.version = version
         self.sparse = SparseIndex(search_text(p) for p in version.passages)
+        self.speller = Speller(self.sparse.idf, names_in(p.text for p in version.passages))
         # Sentences and their terms, computed for the passages questions reach and kept for the next.
         self.sentences = functools.lru_cache(maxsize=50_000)(self._sentences)
 
@@ -81,8 +83,8 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
             mask = np.zeros(len(bm25), dtype=bool)
             mask[allowed] = True
             bm25 = np.where(mask, bm25, 0.0)
-        top = np.argsort(-bm25, kind="stable")[:depth]
-        rankings.append([int(i) for i in top if bm25[i] > 0])
+        matching = np.flatnonzero(bm25 > 0)  # most passages share no term with the query
+        rankings.append(matching[_top(bm25[matching], depth)].tolist())
     candidates = sorted({i for ranking in rankings for i in ranking})
     missing = [i for i in candidates if i not in cosine]
     if missing:
@@ -128,8 +130,24 @@ def _dense_ranking(index: SearchIndex, query_vector: np.ndarray, depth: int, all
         return [(version.position[row], score) for row, score in version.dense.search(query_vector, depth)]
     # A filtered search is exact over the allowed rows: their vectors are already in memory.
     scores = version.vectors[allowed] @ query_vector
-    top = np.argsort(-scores, kind="stable")[:depth]
-    return [(int(allowed[i]), float(scores[i])) for i in top]
+    return [(int(allowed[i]), float(scores[i])) for i in _top(scores, depth)]
+
+
+def _top(scores: np.ndarray, k: int) -> list[int]:
+    """Positions of the k highest scores, best first, ties by position.
+
+    A partial selection first: sorting every score of a 100k-passage corpus costs more than the rest
+    of a search.
+    """
+    if len(scores) > k:
+        # Everything tied with the k-th best comes along, so the stable sort below breaks ties as a
+        # full sort would.
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        candidates = np.flatnonzero(scores >= kth)
+    else:
+        candidates = np.arange(len(scores))
+    order = np.lexsort((candidates, -scores[candidates]))[:k]
+    return candidates[order].tolist()
 
 
 def diversify(hits: list[Hit], most_shared: float = 0.5) -> list[Hit]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
 _TOKEN = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*", re.UNICODE)
 
@@ -28,8 +29,19 @@ def _stemmer():
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens, lower-cased; "2.57", "Co.,Ltd" pieces and "O'Neil" stay whole."""
-    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+    """Word tokens, lower-cased, accents folded; "2.57", "Co.,Ltd" pieces and "O'Neil" stay whole."""
+    return [fold(t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]
+
+
+@functools.lru_cache(maxsize=100_000)
+def fold(word: str) -> str:
+    """The word without accents: people type "Maiziere" for "Maizière", "cafe" for "café"."""
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Scripts whose letters are all marks once decomposed (none in practice) keep their own form.
+    return folded or word
 
 
 # Irregular forms Snowball leaves alone ("met" would never match "meeting"): mapped to the base form.

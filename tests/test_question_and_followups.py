@@ -28,7 +28,7 @@ def test_clean_question_replaces_control_characters():
 
 
 def test_own_entities():
-    assert own_entities("What did Wang Binying say in 2015?") == ["Wang", "Binying", "2015"]
+    assert own_entities("What did Wang Binying say in 2015?") == ["Wang Binying", "2015"]
     assert own_entities("Who attended it?") == []
 
 
