@@ -1,18 +1,23 @@
 """Latency of a question over HTTP next to the same question in-process, measured in one run.
 
     .venv/bin/python benchmarks/api_latency.py [--corpus seeds] [--model all-MiniLM-L6-v2] [--rounds 200]
+    .venv/bin/python benchmarks/api_latency.py --index .citeqa/bench-cache/index-10000   # a published index
 
-Indexes the corpus into a temporary folder, times `ask` in this process, then starts `citeqa serve`
-on a free loopback port over the same index and times `POST /v1/ask` with one keep-alive client
-(each request a new conversation, so each writes a turn to the conversation store); the two take
-turns question by question, so load from other work on the machine falls on both. Prints p50 and
-p95 of both and the difference: what the HTTP layer (JSON, validation, middleware, the store,
-loopback) adds to a question.
+Indexes the corpus into a temporary folder (or opens a published index, such as the cached-vector
+corpora `benchmarks/run.py` leaves in .citeqa/bench-cache/), times `ask` in this process, then
+starts `citeqa serve` on a free loopback port over the same index and times `POST /v1/ask` with
+one keep-alive client (each request a new conversation, so each writes a turn to the conversation
+store); the two take turns question by question, so load from other work on the machine falls on
+both. Prints p50 and p95 of both and the difference: what the HTTP layer (JSON, validation,
+middleware, the store, loopback) adds to a question; the same request through http.client shows
+how much of that is the client's own Python.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import socket
 import statistics
@@ -30,6 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import httpx  # noqa: E402
 
 from bot.settings import Settings, make_embedder  # noqa: E402
+from retrieval.embed import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.evaluate import load_questions  # noqa: E402
 from retrieval.refresh import build  # noqa: E402
@@ -43,8 +49,9 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def questions(corpus: Path) -> list[str]:
-    if corpus.resolve() == (ROOT / "seeds").resolve() and SEED_QUESTIONS.exists():
+def questions(corpus: Path | None) -> list[str]:
+    """The seeds' dev questions for the seeds or a published benchmark index (its corpora hold the seeds)."""
+    if (corpus is None or corpus.resolve() == (ROOT / "seeds").resolve()) and SEED_QUESTIONS.exists():
         return [c[0].question for c in load_questions(SEED_QUESTIONS)]  # first turns: each stands alone
     return FALLBACK
 
@@ -86,19 +93,50 @@ def serve(index: Path, model: str, scratch: Path) -> tuple[subprocess.Popen, str
     raise SystemExit("citeqa serve did not become ready")
 
 
+def plain_post(base: str):
+    """POST /v1/ask through the standard library's client, on its own keep-alive connection: beside
+    httpx, it shows how much of what HTTP adds is the client's own Python rather than the server's."""
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+
+    def post(q: str) -> None:
+        connection.request("POST", "/v1/ask", json.dumps({"question": q}), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"POST /v1/ask: {response.status} {body[:200]!r}")
+
+    return post
+
+
+def one_torch_thread(engine: Engine) -> int | str:
+    """Embed with one torch thread here, as the server does in each worker (bot.api): both sides then
+    compute the same thing. Left alone, the count here would depend on import order: FAISS's
+    omp_set_num_threads(1) binds to torch's OpenMP only when torch was imported first."""
+    if not isinstance(engine.embedder, SentenceTransformerEmbedder):
+        return "-"
+    import torch
+
+    torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     parser.add_argument("--model", default=Settings(_env_file=None).model)
+    parser.add_argument("--index", type=Path, help="a published index to serve as it is, instead of indexing --corpus")
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    items = questions(args.corpus)
+    items = questions(None if args.index else args.corpus)
     with tempfile.TemporaryDirectory(prefix="citeqa-bench-") as scratch:
         scratch = Path(scratch)
         settings = Settings(_env_file=None, model=args.model)
-        build(args.corpus, scratch / "index", make_embedder(settings))
-        engine = Engine.open(scratch / "index", make_embedder(settings))
-        process, base = serve(scratch / "index", args.model, scratch)
+        index = args.index or scratch / "index"
+        if not args.index:
+            build(args.corpus, index, make_embedder(settings))
+        engine = Engine.open(index, make_embedder(settings))
+        threads = one_torch_thread(engine)
+        process, base = serve(index, args.model, scratch)
         try:
             with httpx.Client(base_url=base, timeout=60, trust_env=False) as client:
                 inside: list[float] = []  # the route's own `seconds`: ask and the conversation store
@@ -108,7 +146,8 @@ def main() -> None:
                     response.raise_for_status()
                     inside.append(response.json()["seconds"])
 
-                calls = {"ask() in-process": lambda q: ask(engine, q), "POST /v1/ask over loopback": post}
+                calls = {"ask() in-process": lambda q: ask(engine, q), "POST /v1/ask over loopback": post,
+                         "the same POST with http.client": plain_post(base)}
                 interleaved(calls, items, len(items))  # warm up: models, caches, the connection
                 inside.clear()
                 seconds = interleaved(calls, items, args.rounds)
@@ -117,15 +156,16 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
 
-    local, remote, _ = seconds.values()
-    print(f"{len(items)} questions from {args.corpus.name}, model {args.model}, {args.rounds} rounds each, "
-          f"{os.cpu_count()} CPUs")
+    local, remote, plain, _ = seconds.values()
+    source = args.index or args.corpus
+    print(f"{len(items)} questions, {len(engine.index.passages):,} passages ({source}), model {args.model}, "
+          f"{args.rounds} rounds each, {os.cpu_count()} CPUs, torch threads in-process: {threads}")
     print(f"| {'path':<31} | {'p50 ms':>7} | {'p95 ms':>7} |")
     print(f"|{'-' * 33}|{'-' * 9}|{'-' * 9}|")
     for name, values in seconds.items():
         print(f"| {name:<31} | {percentile(values, 50) * 1000:7.1f} | {percentile(values, 95) * 1000:7.1f} |")
-    extra = (percentile(remote, 50) - percentile(local, 50)) * 1000
-    print(f"| {'HTTP adds (p50)':<31} | {extra:7.1f} | {'':>7} |")
+    for name, values in (("HTTP adds (p50)", remote), ("HTTP adds, http.client (p50)", plain)):
+        print(f"| {name:<31} | {(percentile(values, 50) - percentile(local, 50)) * 1000:7.1f} | {'':>7} |")
 
 
 if __name__ == "__main__":
