@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     corpus: Path = Field(Path("seeds"), description="folder of article files (.txt, .md)")
     index: Path = Field(Path(".citeqa/index"), description="where index versions are published")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model: the packaged MiniLM, a local folder, or a hub name")
+    embed_backend: Literal["torch", "onnx"] = Field("onnx", description="what runs the model: ONNX Runtime on an export cached beside the index folder (made on first use), or sentence-transformers on torch; same vectors, so either serves an index the other built")
     dense_index: Literal["flat", "ivf", "auto"] = Field("flat", description="FAISS index of each version: flat is exact; ivf is approximate (inverted lists, many times faster at 100k passages); auto is ivf from 20,000 passages")
     retriever: Literal["dense", "bm25", "rrf", "hybrid"] = Field("hybrid", description="how passages are found")
     max_article_bytes: int = Field(MAX_ARTICLE_BYTES, gt=0, description="larger article files are skipped")
@@ -49,4 +50,9 @@ def make_embedder(settings: Settings):
     # "hashing-<dim>" is the deterministic embedder: for tests and demos without a model.
     if settings.model.startswith("hashing-") and settings.model[8:].isdigit():
         return HashingEmbedder(int(settings.model[8:]))
+    if settings.embed_backend == "onnx":
+        from retrieval.embed_onnx import OnnxEmbedder
+
+        # Beside the index folder (.citeqa/onnx for .citeqa/index), never inside it: the store owns that.
+        return OnnxEmbedder(settings.model, cache_dir=settings.index.parent / "onnx")
     return SentenceTransformerEmbedder(settings.model)
