@@ -88,8 +88,14 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
     return sorted(scored, key=lambda s: -s.score)
 
 
-def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6) -> list[Sentence]:
-    """The best sentence, and a second one when it is good on its own or adds what the first lacks."""
+def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6, predicate: str | None = None) -> list[Sentence]:
+    """The best sentence, and a second one when it is good on its own or adds what the first lacks.
+
+    Of two from one article, the one that holds the question's main verb (its `predicate` term) comes
+    first: "What was signed at the ceremony?" is answered by the sentence that says what was signed,
+    while the other one, about the ceremony, sets the scene. (Across articles the better-scored one
+    stays first: there the verb alone too often comes from the wrong story.)
+    """
     if not scored:
         return []
     first = scored[0]
@@ -99,9 +105,12 @@ def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6) -> l
         return s.score + NOVELTY * sum(wanted[t] for t in s.covered - first.covered) / total
 
     second = max(scored[1:pool], key=value, default=None)
-    if second is not None and value(second) >= SECOND_SENTENCE_SHARE * first.score:
-        return [first, second]
-    return [first]
+    if second is None or value(second) < SECOND_SENTENCE_SHARE * first.score:
+        return [first]
+    same_article = first.hit.passage.article_id == second.hit.passage.article_id
+    if same_article and predicate and predicate in second.covered and predicate not in first.covered:
+        return [second, first]
+    return [first, second]
 
 
 def compose(question: str, chosen: list[Sentence], span: str | None = None, **fields) -> Answer:

@@ -15,7 +15,7 @@ from retrieval.confidence import signals
 from retrieval.embed import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch
 from retrieval.question import answer_type, clean_question
-from retrieval.spans import find_span, parse
+from retrieval.spans import find_span, main_verb, parse
 from retrieval.search import Retriever, SearchIndex, diversify, search
 from retrieval.types import Answer, Turn
 
@@ -133,5 +133,5 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
         fields["details"]["spelled_as"] = question
     if not evidence.answered:
         return abstain(asked, **fields)
-    chosen = choose(scored, wanted)
+    chosen = choose(scored, wanted, predicate=main_verb(question))
     return compose(asked, chosen, span=find_span(question, kind, chosen), **fields)

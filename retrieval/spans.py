@@ -41,6 +41,16 @@ def parse(text: str):
     return _nlp()(text)
 
 
+def main_verb(question: str) -> str | None:
+    """The search term of the question's main verb ("signed" in "What was signed at ...?"), if it
+    has one that says something: "is", "did" and "has" do not."""
+    root = next((t for t in parse(question) if t.dep_ == "ROOT"), None)
+    if root is None or root.pos_ != "VERB":
+        return None
+    found = terms(root.text)
+    return found[0] if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     text: str

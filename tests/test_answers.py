@@ -70,7 +70,7 @@ def test_odd_but_valid_questions_are_answered_or_declined(seeds_engine):
 
 def test_dev_set_figures(seeds_engine):
     figures = evaluate(seeds_engine, load_questions(SHARED / "eval" / "dev.jsonl")).figures
-    assert figures["hit@1"] >= 0.9
+    assert figures["hit@1"] >= 0.95
     assert figures["hit@3"] == 1.0
     assert figures["answer_hit"] >= 0.9
     assert figures["abstain_rate"] == 1.0
@@ -99,8 +99,10 @@ def xquad_engine(minilm, tmp_path_factory):
 def test_xquad_figures_generalise(xquad_engine):
     """The same methods on Wikipedia paragraphs: 240 articles, 612 questions, no rule for either set."""
     figures = evaluate(xquad_engine, load_questions(SHARED / "eval" / "xquad" / "dev.jsonl")).figures
-    assert figures["hit@1"] >= 0.93
-    assert figures["hit@3"] >= 0.94
+    # Measured 0.951 (582 of 612), the issue's target being 0.95: one question of slack, so that a
+    # last-digit difference between backends' vectors does not fail the suite; the note quotes the figure.
+    assert figures["hit@1"] >= 0.945
+    assert figures["hit@3"] >= 0.95
     assert figures["answer_hit"] >= 0.87
     assert figures["span_f1"] >= 0.5
     assert figures["false_abstain"] <= 0.02
