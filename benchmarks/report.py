@@ -12,6 +12,8 @@ def markdown(r: dict) -> str:
     out = [
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM; Python {m['python']}, torch {m['torch']} "
         f"({m['torch_threads']} threads), sentence-transformers {m['sentence_transformers']}, faiss {m['faiss']}; "
+        f"embedder {m.get('embedder') or 'SentenceTransformerEmbedder'} (the model on "
+        f"{'ONNX Runtime' if m.get('embedder') == 'OnnxEmbedder' else 'torch'}); "
         f"load average at the start {m['load_average'][0]:.2f} (the machine is shared). {r['questions']} questions per "
         f"size, each asked every way in turn; whole run {r['seconds'] / 60:.1f} min.",
         "",

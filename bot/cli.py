@@ -124,10 +124,10 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
         time.sleep(watch)
 
 
-def _engine(settings: Settings, retriever: str | None = None):
+def _engine(settings: Settings, retriever: str | None = None, embedder=None):
     from retrieval.engine import Engine
 
-    return Engine.open(settings.index, make_embedder(settings), retriever=retriever or settings.retriever)
+    return Engine.open(settings.index, embedder or make_embedder(settings), retriever=retriever or settings.retriever)
 
 
 @app.command()
@@ -165,14 +165,17 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
         raise _fail(ValueError(f"unknown retriever {', '.join(unknown)}: choose from {', '.join(RETRIEVERS)}"))
     try:
         conversations = load_questions(questions)
+        # One embedder for the build and every retriever, made from the settings as given: the model
+        # loads once, and an ONNX export is cached beside the real index folder, not the scratch one.
+        embedder = make_embedder(settings)
         with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as scratch:
             if corpus is not None:
                 settings = settings.model_copy(update={"index": Path(scratch)})
-                build(corpus, settings.index, make_embedder(settings), _Bar("embedding"), settings.max_article_bytes,
+                build(corpus, settings.index, embedder, _Bar("embedding"), settings.max_article_bytes,
                       dense_index=settings.dense_index)
             results = {}
             for name in retrievers:
-                report = run_eval(_engine(settings, name), conversations)
+                report = run_eval(_engine(settings, name, embedder), conversations)
                 results[name] = report
     except CiteqaError as err:
         raise _fail(err)

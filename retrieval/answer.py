@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from retrieval.sentences import split_sentences
 from retrieval.terms import terms
-from retrieval.types import Answer, Citation, Hit
+from retrieval.types import Answer, Citation, Hit, Passage
 
 NO_ANSWER = "The articles don't say."
 
@@ -35,14 +35,24 @@ class Sentence:
     text: str
     score: float = 0.0
     covered: frozenset[str] = frozenset()  # the question's terms it holds
+    terms: tuple[str, ...] = ()  # its search terms in order
 
 
-def candidate_sentences(hits: list[Hit], passages: int = 3) -> list[Sentence]:
+Split = Callable[[Passage], Iterable[tuple[int, int, tuple[str, ...]]]]
+
+
+def split_with_terms(passage: Passage) -> list[tuple[int, int, tuple[str, ...]]]:
+    """(start, end, terms) of each sentence of a passage, offsets relative to it."""
+    return [(s, e, tuple(terms(passage.text[s:e]))) for s, e in split_sentences(passage.text)]
+
+
+def candidate_sentences(hits: list[Hit], passages: int = 3, split: Split = split_with_terms) -> list[Sentence]:
+    """The sentences of the top passages; `split` may be a search index's cache of the same."""
     out = []
     for rank, hit in enumerate(hits[:passages]):
         p = hit.passage
-        for s, e in split_sentences(p.text):
-            out.append(Sentence(hit, rank, p.start + s, p.start + e, p.text[s:e]))
+        for s, e, sentence_terms in split(p):
+            out.append(Sentence(hit, rank, p.start + s, p.start + e, p.text[s:e], terms=sentence_terms))
     return out
 
 
@@ -75,7 +85,7 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
         if (s.hit.passage.article_id, s.start) in seen:  # the same sentence in two windows
             continue
         seen.add((s.hit.passage.article_id, s.start))
-        sentence_terms = terms(s.text)
+        sentence_terms = s.terms or tuple(terms(s.text))
         present = set(sentence_terms)
         covered = sum(w for t, w in wanted.items() if t in present) / total
         bigrams = len(question_bigrams & _bigrams(sentence_terms)) / len(question_bigrams) if question_bigrams else 0.0
@@ -84,14 +94,17 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
         # The passage prior follows the retrieval score, not the rank: near-ties stay near-ties.
         prior = W_RANK * (s.hit.score / top) ** PRIOR_POWER if top > 0 else W_RANK / (1 + s.rank)
         score = covered + W_BIGRAM * bigrams + prior + typed - long
-        scored.append(Sentence(s.hit, s.rank, s.start, s.end, s.text, score, frozenset(present & wanted.keys())))
+        scored.append(Sentence(s.hit, s.rank, s.start, s.end, s.text, score, frozenset(present & wanted.keys()),
+                               sentence_terms))
     return sorted(scored, key=lambda s: -s.score)
 
 
-def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6, predicate: str | None = None) -> list[Sentence]:
+def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6,
+           predicate: Callable[[], str | None] = lambda: None) -> list[Sentence]:
     """The best sentence, and a second one when it is good on its own or adds what the first lacks.
 
-    Of two from one article, the one that holds the question's main verb (its `predicate` term) comes
+    Of two from one article, the one that holds the question's main verb (the term `predicate()`
+    gives, asked for only then: it needs a parse) comes
     first: "What was signed at the ceremony?" is answered by the sentence that says what was signed,
     while the other one, about the ceremony, sets the scene. (Across articles the better-scored one
     stays first: there the verb alone too often comes from the wrong story.)
@@ -107,9 +120,10 @@ def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6, pred
     second = max(scored[1:pool], key=value, default=None)
     if second is None or value(second) < SECOND_SENTENCE_SHARE * first.score:
         return [first]
-    same_article = first.hit.passage.article_id == second.hit.passage.article_id
-    if same_article and predicate and predicate in second.covered and predicate not in first.covered:
-        return [second, first]
+    if first.hit.passage.article_id == second.hit.passage.article_id:
+        verb = predicate()
+        if verb and verb in second.covered and verb not in first.covered:
+            return [second, first]
     return [first, second]
 
 

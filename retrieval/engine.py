@@ -126,12 +126,12 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     if not hits:
         return abstain(asked, **fields)
     wanted = query_weights(question, index.sparse.weight, resolved.context)
-    scored = score_sentences(candidate_sentences(hits, top_k), question, wanted, kind)
+    scored = score_sentences(candidate_sentences(hits, top_k, index.sentences_of), question, wanted, kind)
     evidence = signals(question, wanted, hits, scored, index.sparse)
     fields["details"] = {"signals": evidence.as_dict(), "followup": resolved.followup, "answer_type": kind}
     if question != asked:
         fields["details"]["spelled_as"] = question
     if not evidence.answered:
         return abstain(asked, **fields)
-    chosen = choose(scored, wanted, predicate=main_verb(question))
+    chosen = choose(scored, wanted, predicate=lambda: main_verb(question))
     return compose(asked, chosen, span=find_span(question, kind, chosen), **fields)

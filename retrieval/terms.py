@@ -30,18 +30,20 @@ def _stemmer():
 
 def tokens(text: str) -> list[str]:
     """Word tokens, lower-cased, accents folded; "2.57", "Co.,Ltd" pieces and "O'Neil" stay whole."""
-    return [fold(t.lower()).replace("’", "'") for t in _TOKEN.findall(text)]
+    # The whole text at once, not token by token: this runs over every sentence a question reaches.
+    return _TOKEN.findall(fold(text.lower().replace("’", "'")))
 
 
-@functools.lru_cache(maxsize=100_000)
-def fold(word: str) -> str:
-    """The word without accents: people type "Maiziere" for "Maizière", "cafe" for "café"."""
-    if word.isascii():
-        return word
-    decomposed = unicodedata.normalize("NFKD", word)
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    # Scripts whose letters are all marks once decomposed (none in practice) keep their own form.
-    return folded or word
+# The combining diacritical marks (accents, umlauts, cedillas) that decomposition splits off a letter;
+# other scripts' combining signs (Devanagari vowels, Arabic vowel marks) are part of the word and stay.
+_DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+
+def fold(text: str) -> str:
+    """The text without accents: people type "Maiziere" for "Maizière", "cafe" for "café"."""
+    if text.isascii():
+        return text
+    return _DIACRITICS.sub("", unicodedata.normalize("NFKD", text))
 
 
 # Irregular forms Snowball leaves alone ("met" would never match "meeting"): mapped to the base form.

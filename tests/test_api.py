@@ -67,7 +67,7 @@ def test_an_answer_cites_the_exact_characters_of_its_article(client):
     assert answer["seconds"] >= 0 and answer["question"] == APPLES
 
 
-def test_a_followup_continues_the_conversation_and_survives_a_restart(client, settings):
+def test_a_followup_continues_the_conversation_and_survives_a_restart(client, settings, wait_until):
     first = ask(client, BRIDGE)
     assert first["citations"][0]["article_id"] == "harbour"
     followup = ask(client, "How much did it cost?", conversation_id=first["conversation_id"])
@@ -76,6 +76,7 @@ def test_a_followup_continues_the_conversation_and_survives_a_restart(client, se
     assert [t.question for t in client.app.state.conversations.history("api:" + first["conversation_id"])] == [
         BRIDGE, "How much did it cost?"]
     with TestClient(create_app(settings=settings)) as again:
+        wait_until(lambda: again.get("/readyz").status_code == 200, "the restarted server's index to load")
         assert ask(again, "And who thanked the engineers?", conversation_id=first["conversation_id"])["turn"] == 3
 
 

@@ -16,7 +16,7 @@ def hit(article: str, text: str, score: float = 1.0, n: int = 0) -> Hit:
 def answer_for(question: str, hits: list[Hit]):
     wanted = query_weights(question, lambda t: 1.0)
     scored = score_sentences(candidate_sentences(hits), question, wanted)
-    return choose(scored, wanted, predicate=main_verb(question))
+    return choose(scored, wanted, predicate=lambda: main_verb(question))
 
 
 def test_main_verb_is_the_content_verb_of_the_question():
