@@ -51,6 +51,10 @@ def _parse_question(text: str):
     return _nlp()(text, disable=["ner"])
 
 
+def question_parse_cache_clear() -> None:
+    _parse_question.cache_clear()
+
+
 def main_verb(question: str) -> str | None:
     """The search term of the question's main verb ("signed" in "What was signed at ...?"), if it
     has one that says something: "is", "did" and "has" do not."""
