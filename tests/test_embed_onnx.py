@@ -14,7 +14,8 @@ import pytest
 from bot.settings import Settings, make_embedder
 from retrieval.articles import read_folder
 from retrieval.embed import SentenceTransformerEmbedder
-from retrieval.embed_onnx import OnnxEmbedder, cache_key, is_intact
+from retrieval.embed_onnx import OnnxEmbedder
+from retrieval.onnx_export import cache_key, is_intact
 from retrieval.passages import split_passages
 
 from conftest import SEEDS
