@@ -11,7 +11,7 @@ import numpy as np
 
 from retrieval.embed import DEFAULT_MODEL, resolve_model_path
 from retrieval.onnx_export import ensure_exported
-from retrieval.onnx_runtime import OnnxExportFailed, _dimension, _run, _session, load_tokenizer
+from retrieval.onnx_runtime import OnnxExportFailed, embed_pooled, load_tokenizer, model_dimension, open_session
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class OnnxEmbedder:
         step = max(1, batch_size)
         for start in range(0, len(order), step):
             rows = order[start:start + step]
-            out[rows] = _run(session, loaded.inputs, [encodings[i] for i in rows])
+            out[rows] = embed_pooled(session, loaded.inputs, [encodings[i] for i in rows])
         self.texts_encoded += len(texts)
         return out
 
@@ -86,7 +86,7 @@ class OnnxEmbedder:
         loaded = self._load()
         with self._lock:
             if kind not in loaded.sessions:
-                loaded.sessions[kind] = _session(loaded.path, self.threads)
+                loaded.sessions[kind] = open_session(loaded.path, self.threads)
             return loaded.sessions[kind]
 
 
@@ -102,10 +102,10 @@ class _Loaded:
     def open(cls, model_dir: Path, cache_dir: Path) -> "_Loaded":
         path = ensure_exported(model_dir, cache_dir)
         try:
-            session = _session(path, 1)
+            session = open_session(path, 1)
         except Exception as err:  # onnxruntime raises its own untyped errors for a file it cannot parse
             log.warning("ONNX Runtime cannot load %s (%s): exporting it again", path, err)
             path.with_suffix(".json").unlink(missing_ok=True)
             path = ensure_exported(model_dir, cache_dir)
-            session = _session(path, 1)
-        return cls(path, session, load_tokenizer(model_dir), _dimension(model_dir))
+            session = open_session(path, 1)
+        return cls(path, session, load_tokenizer(model_dir), model_dimension(model_dir))

@@ -17,7 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from retrieval.onnx_runtime import OnnxExportFailed, _feed, _pool, _run, _session, load_tokenizer
+from retrieval.onnx_runtime import (OnnxExportFailed, embed_pooled, load_tokenizer, mean_pool, model_inputs,
+                                     open_session)
 
 log = logging.getLogger(__name__)
 
@@ -127,19 +128,19 @@ def export(model_dir: Path, path: Path) -> None:
         names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
                  if n in _forward_parameters(model)]
         encodings = tokenizer.encode_batch(_PROBE)
-        feed = _feed(names, encodings)
+        feed = model_inputs(names, encodings)
         wrapper = _last_hidden_state(model, names)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=path.parent)
         os.close(fd)
         try:
             with torch.no_grad():
-                expected = _pool(wrapper(*(torch.from_numpy(feed[n]) for n in names)).numpy(), feed["attention_mask"])
+                expected = mean_pool(wrapper(*(torch.from_numpy(feed[n]) for n in names)).numpy(), feed["attention_mask"])
                 axes = {0: "batch", 1: "sequence"}
                 torch.onnx.export(wrapper, tuple(torch.from_numpy(feed[n]) for n in names), tmp,
                                   input_names=names, output_names=["last_hidden_state"],
                                   dynamic_axes={n: axes for n in names + ["last_hidden_state"]},
                                   opset_version=OPSET, do_constant_folding=True, dynamo=False)
-            got = _run(_session(Path(tmp), 1), names, encodings)
+            got = embed_pooled(open_session(Path(tmp), 1), names, encodings)
             cosine = float((got * expected).sum(axis=1).min())
             if cosine < MIN_PROBE_COSINE:
                 raise OnnxExportFailed(f"the ONNX export of {model_dir} disagrees with torch (cosine {cosine:.6f})")

@@ -14,12 +14,12 @@ class OnnxExportFailed(CiteqaError):
     """The model could not be exported to ONNX, or the export disagreed with torch."""
 
 
-def _run(session, inputs: list[str], encodings) -> np.ndarray:
-    feed = _feed(inputs, encodings)
-    return _pool(session.run(None, feed)[0], feed["attention_mask"])
+def embed_pooled(session, inputs: list[str], encodings) -> np.ndarray:
+    feed = model_inputs(inputs, encodings)
+    return mean_pool(session.run(None, feed)[0], feed["attention_mask"])
 
 
-def _feed(names: list[str], encodings) -> dict[str, np.ndarray]:
+def model_inputs(names: list[str], encodings) -> dict[str, np.ndarray]:
     # Pads with 0, BERT's pad id; the attention mask keeps padding out of the mean.
     width = max(len(e.ids) for e in encodings)
     feed = {n: np.zeros((len(encodings), width), dtype=np.int64) for n in names}
@@ -31,7 +31,7 @@ def _feed(names: list[str], encodings) -> dict[str, np.ndarray]:
     return feed
 
 
-def _pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+def mean_pool(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
     """sentence-transformers' mean pooling then Normalize, in float32."""
     mask = attention_mask[..., None].astype(np.float32)
     summed = (hidden * mask).sum(axis=1)
@@ -57,7 +57,7 @@ def _max_seq_length(model_dir: Path) -> int:
     return int(_read_json(model_dir / "config.json").get("max_position_embeddings", 512))
 
 
-def _dimension(model_dir: Path) -> int:
+def model_dimension(model_dir: Path) -> int:
     pooling = _read_json(model_dir / "1_Pooling" / "config.json")
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
     if modes and modes != ["pooling_mode_mean_tokens"]:
@@ -72,7 +72,7 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def _session(path: Path, threads: int | None):
+def open_session(path: Path, threads: int | None):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
