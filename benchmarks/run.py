@@ -194,8 +194,7 @@ def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, 
         try:
             # Each size starts as cold as its fresh server does: the parses cached while asking the
             # same questions of the previous size would otherwise flatter the in-process figures.
-            spans.parse.cache_clear()
-            spans.question_parse_cache_clear()
+            spans.clear_caches()
             t = time.perf_counter()
             engine = Engine.open(index_dir, embedder)
             load_s = time.perf_counter() - t
@@ -368,8 +367,7 @@ def profile_ask(engine, questions: list[str]) -> dict:
     from pyinstrument import Profiler
 
     # As cold as the measured questions were: their parses and sentence splits were cached by then.
-    spans.parse.cache_clear()
-    spans.question_parse_cache_clear()
+    spans.clear_caches()
     engine.index.sentences.cache_clear()
     profiler = Profiler(interval=0.001)
     profiler.start()

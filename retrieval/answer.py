@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from retrieval.sentences import split_sentences
+from retrieval.sentences import sentences_with_terms
 from retrieval.terms import terms
 from retrieval.types import Answer, Citation, Hit, Passage
 
@@ -41,9 +41,8 @@ class Sentence:
 Split = Callable[[Passage], Iterable[tuple[int, int, tuple[str, ...]]]]
 
 
-def split_with_terms(passage: Passage) -> list[tuple[int, int, tuple[str, ...]]]:
-    """(start, end, terms) of each sentence of a passage, offsets relative to it."""
-    return [(s, e, tuple(terms(passage.text[s:e]))) for s, e in split_sentences(passage.text)]
+def split_with_terms(passage: Passage) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    return sentences_with_terms(passage.text)
 
 
 def candidate_sentences(hits: list[Hit], passages: int = 3, split: Split = split_with_terms) -> list[Sentence]:

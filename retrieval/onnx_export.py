@@ -19,6 +19,7 @@ from typing import Iterator
 
 from retrieval.onnx_runtime import (OnnxExportFailed, embed_pooled, load_tokenizer, mean_pool, model_inputs,
                                      open_session)
+from retrieval.store import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def is_intact(path: Path) -> bool:
     sidecar = _read_sidecar(path)
     if sidecar is None or not path.is_file() or path.stat().st_size != sidecar.get("bytes"):
         return False
-    return _sha256(path) == sidecar.get("sha256")
+    return sha256_file(path) == sidecar.get("sha256")
 
 
 def _read_sidecar(path: Path) -> dict | None:
@@ -91,14 +92,6 @@ def _read_sidecar(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return sidecar if isinstance(sidecar, dict) else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -144,7 +137,7 @@ def export(model_dir: Path, path: Path) -> None:
             cosine = float((got * expected).sum(axis=1).min())
             if cosine < MIN_PROBE_COSINE:
                 raise OnnxExportFailed(f"the ONNX export of {model_dir} disagrees with torch (cosine {cosine:.6f})")
-            _publish(Path(tmp), path, {"bytes": Path(tmp).stat().st_size, "sha256": _sha256(Path(tmp)),
+            _publish(Path(tmp), path, {"bytes": Path(tmp).stat().st_size, "sha256": sha256_file(Path(tmp)),
                                        "model": str(model_dir), "opset": OPSET, "probe_cosine": cosine,
                                        "packages": {n: _version(n) for n in _KEY_PACKAGES + ("onnxruntime",)}})
         except OnnxExportFailed:

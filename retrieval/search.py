@@ -12,7 +12,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.sparse import SparseIndex
 from retrieval.spelling import Speller, names_in
 from retrieval.store import IndexVersion
-from retrieval.sentences import split_sentences
+from retrieval.sentences import sentences_with_terms
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
 
@@ -38,8 +38,7 @@ class SearchIndex:
 
     def _sentences(self, position: int) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
         """(start, end, terms in order) of each sentence of a passage, offsets relative to the passage."""
-        text = self.version.passages[position].text
-        return tuple((s, e, tuple(terms(text[s:e]))) for s, e in split_sentences(text))
+        return sentences_with_terms(self.version.passages[position].text)
 
     def sentences_of(self, passage: Passage) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
         """The same for a passage of this version: the answer reads the sentences the search split."""

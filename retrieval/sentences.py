@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from retrieval.terms import terms
+
 # Titles and abbreviations that are followed by a name or a number, never by a new sentence.
 _NEVER_FINAL = {
     "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "gen", "gov", "sen", "rep", "rev", "hon",
@@ -59,3 +61,8 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def sentences_with_terms(text: str) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    """(start, end, search terms in order) of each sentence of a text: what search and answer both score."""
+    return tuple((s, e, tuple(terms(text[s:e]))) for s, e in split_sentences(text))

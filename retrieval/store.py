@@ -98,7 +98,7 @@ def load_version(path: Path) -> IndexVersion:
         except (KeyError, TypeError) as err:
             raise IndexCorrupt(f"index version {path}: manifest.json does not list {name}") from err
         try:
-            digest = _sha256_file(path / name)
+            digest = sha256_file(path / name)
         except FileNotFoundError as err:
             raise IndexCorrupt(f"index version {path} lacks {name}") from err
         except OSError as err:  # an I/O error of the disk itself: the version cannot be trusted
@@ -191,7 +191,7 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
             "next_row": next_row,
             "dense": dense.describe(),
             "articles": {a.id: {"sha256": a.sha256, "title": a.title, "rows": rows_by_article[a.id]} for a in articles},
-            "files": {f: {"sha256": _sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in FILES},
+            "files": {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in FILES},
         }
         with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1)
@@ -292,7 +292,7 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
