@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 
 from bot.settings import Settings, make_embedder
 from retrieval.errors import CiteqaError, RefreshBusy
@@ -27,7 +28,12 @@ PAUSE_VARIABLE = "CITEQA_TEST_PAUSE_AT"  # for crash tests only; see _test_pause
 
 def _settings(corpus: Path | None = None, index: Path | None = None, **overrides) -> Settings:
     values = {k: v for k, v in dict(corpus=corpus, index=index, **overrides).items() if v is not None}
-    settings = Settings(**values)
+    try:
+        settings = Settings(**values)
+    except ValidationError as err:  # a wrong CITEQA_* value: say which, not a traceback
+        reasons = "; ".join(f"CITEQA_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+                            for e in err.errors())
+        raise _fail(ValueError(f"bad setting: {reasons}"))
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return settings

@@ -37,7 +37,7 @@ def truncate_faiss_behind_its_checksum(version) -> None:
     (version / "index.faiss").write_bytes(data[: len(data) // 3])
 
     def with_checksum(manifest):
-        manifest["files"]["index.faiss"]["sha256"] = store._sha256_file(version / "index.faiss")
+        manifest["files"]["index.faiss"]["sha256"] = store.sha256_file(version / "index.faiss")
         return manifest
 
     rewrite_manifest(version, with_checksum)
