@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.terms import terms
+from retrieval.terms import normalise, terms, terms_of_tokens, tokens_between
 
 # Titles and abbreviations that are followed by a name or a number, never by a new sentence.
 _NEVER_FINAL = {
@@ -65,4 +65,10 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 def sentences_with_terms(text: str) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
     """(start, end, search terms in order) of each sentence of a text: what search and answer both score."""
-    return tuple((s, e, tuple(terms(text[s:e]))) for s, e in split_sentences(text))
+    spans = split_sentences(text)
+    normalised = normalise(text)
+    if len(normalised) != len(text):  # folding moved offsets ("ﬁ" -> "fi"): read each sentence on its own
+        return tuple((s, e, tuple(terms(text[s:e]))) for s, e in spans)
+    # One normalisation of the whole passage, read sentence by sentence: per-sentence calls cost more
+    # than the tokens themselves.
+    return tuple((s, e, tuple(terms_of_tokens(tokens_between(normalised, s, e)))) for s, e in spans)

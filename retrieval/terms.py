@@ -31,7 +31,18 @@ def _stemmer():
 def tokens(text: str) -> list[str]:
     """Word tokens, lower-cased, accents folded; "2.57", "Co.,Ltd" pieces and "O'Neil" stay whole."""
     # The whole text at once, not token by token: this runs over every sentence a question reaches.
-    return _TOKEN.findall(fold(text.lower().replace("’", "'")))
+    return _TOKEN.findall(normalise(text))
+
+
+def normalise(text: str) -> str:
+    """The text as tokens are read from it: lower-cased, accents folded, one apostrophe."""
+    return fold(text.lower().replace("’", "'"))
+
+
+def tokens_between(normalised: str, start: int, end: int) -> list[str]:
+    """The tokens of normalised[start:end], without copying the slice: a passage is normalised once
+    and read sentence by sentence (valid where normalising kept every offset, as it does for ASCII)."""
+    return _TOKEN.findall(normalised, start, end)
 
 
 # The combining diacritical marks (accents, umlauts, cedillas) that decomposition splits off a letter;
@@ -63,6 +74,37 @@ def stem(words: list[str]) -> list[str]:
     return _stemmer().stemWords([IRREGULAR.get(w, w) for w in words])
 
 
+# token -> its term, or "" for a stop word. A corpus repeats a vocabulary of tens of thousands of
+# words across millions of tokens: looking each one up costs a third of stemming it again (loading
+# 100k passages tokenises every one of them, and each question tokenises the sentences it reaches).
+# Emptied when full, so text of unbounded vocabulary cannot grow it without limit.
+_TERM_OF: dict[str, str] = {}
+MAX_REMEMBERED = 300_000
+
+
+def terms_of_tokens(words: list[str]) -> list[str]:
+    """The content terms among tokens, in order, repeats kept."""
+    term_of = _TERM_OF
+    new = {w for w in words if w not in term_of}
+    if new:
+        if len(term_of) + len(new) > MAX_REMEMBERED:
+            term_of.clear()
+            new = set(words)
+        term_of.update(_terms_of(new))
+    try:
+        return [t for t in map(term_of.__getitem__, words) if t]
+    except KeyError:  # another thread emptied the table in between: these words alone, afresh
+        term_of = _terms_of(set(words))
+        return [t for t in map(term_of.__getitem__, words) if t]
+
+
+def _terms_of(words: set[str]) -> dict[str, str]:
+    words = list(words)
+    base = [IRREGULAR.get(w, w) for w in words]
+    return {word: "" if plain in STOP_WORDS else stemmed
+            for word, plain, stemmed in zip(words, base, _stemmer().stemWords(base))}
+
+
 def terms(text: str) -> list[str]:
     """The content terms of a text, in order, repeats kept."""
-    return stem([t for t in tokens(text) if IRREGULAR.get(t, t) not in STOP_WORDS])
+    return terms_of_tokens(tokens(text))
