@@ -75,7 +75,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         started, state = time.perf_counter(), request.app.state
         conversation = body.conversation_id or uuid.uuid4().hex
         key = CONVERSATION_PREFIX + conversation
-        answer = ask(state.engine, body.question, state.conversations.history(key), top_k=body.top_k,
+        history = state.conversations.history(key) if body.conversation_id else []  # a new one has none yet
+        answer = ask(state.engine, body.question, history, top_k=body.top_k,
                      article_ids=_allowed_articles(state.engine, body, by_date))
         turn = state.conversations.append(key, answer.as_turn())
         metrics.answered(answer.abstained)

@@ -119,7 +119,8 @@ def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6,
     second = max(scored[1:pool], key=value, default=None)
     if second is None or value(second) < SECOND_SENTENCE_SHARE * first.score:
         return [first]
-    if first.hit.passage.article_id == second.hit.passage.article_id:
+    # The parse is asked for only when the verb could decide: the second holds a term the first lacks.
+    if first.hit.passage.article_id == second.hit.passage.article_id and second.covered - first.covered:
         verb = predicate()
         if verb and verb in second.covered and verb not in first.covered:
             return [second, first]

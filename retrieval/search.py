@@ -12,6 +12,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.sparse import SparseIndex
 from retrieval.spelling import Speller, names_in
 from retrieval.store import IndexVersion
+from retrieval.sentence_index import SentenceIndex
 from retrieval.sentences import sentences_with_terms
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
@@ -23,7 +24,7 @@ RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
 # reciprocal rank fusion of the same three rankings ("rrf"): passage hit@1 0.949 against 0.931.
 # A passage of an article the conversation has been citing gets W_PREFER more.
 W_DENSE, W_BM25, W_SENTENCE, W_PREFER = 1.0, 0.25, 0.75, 0.2
-RERANK = 15  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the same figures; 6 fewer
+RERANK = 15  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the same figures
 
 
 class SearchIndex:
@@ -31,7 +32,11 @@ class SearchIndex:
 
     def __init__(self, version: IndexVersion):
         self.version = version
-        self.sparse = SparseIndex(search_text(p) for p in version.passages)
+        passages = version.passages
+        # One split of every passage into sentences gives both what BM25 indexes and the sentence index.
+        self.sentence_index, passage_terms = SentenceIndex.build(p.text for p in passages)
+        heading = functools.lru_cache(maxsize=1024)(lambda title, date: terms(f"{title} {date}"))
+        self.sparse = SparseIndex(heading(p.title, p.date or "") + text_terms for p, text_terms in zip(passages, passage_terms))
         self.speller = Speller(self.sparse.idf, names_in(p.text for p in version.passages))
         # Sentences and their terms, computed for the passages questions reach and kept for the next.
         self.sentences = functools.lru_cache(maxsize=50_000)(self._sentences)
@@ -51,11 +56,6 @@ class SearchIndex:
     @property
     def passages(self) -> list[Passage]:
         return self.version.passages
-
-
-def search_text(passage: Passage) -> str:
-    """What BM25 sees: titles and dates are searchable along with the text."""
-    return " ".join(filter(None, (passage.title, passage.date, passage.text)))
 
 
 def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retriever: Retriever = "hybrid",
@@ -112,10 +112,7 @@ def _best_sentence(index: SearchIndex, query: str, candidates: list[int]) -> dic
 
     An answer is a sentence; a passage-level score dilutes it among its neighbours.
     """
-    wanted = {t: index.sparse.weight(t) for t in set(terms(query))}
-    total = sum(wanted.values()) or 1.0
-    return {i: max((sum(w for t, w in wanted.items() if t in sentence_terms)
-                    for _, _, sentence_terms in index.sentences(i)), default=0.0) / total for i in candidates}
+    return index.sentence_index.best_coverage(candidates, {t: index.sparse.weight(t) for t in set(terms(query))})
 
 
 def _weighted_sum(index: SearchIndex, query: str, candidates: list[int], cosine: dict[int, float],
@@ -125,8 +122,7 @@ def _weighted_sum(index: SearchIndex, query: str, candidates: list[int], cosine:
     top_bm25 = max(float(bm25[i]) for i in candidates) or 1.0
     score = {i: W_DENSE * cosine[i] + W_BM25 * float(bm25[i]) / top_bm25
              + (W_PREFER if index.passages[i].article_id in prefer else 0.0) for i in candidates}
-    # Splitting a passage into sentences costs more than everything else a candidate needs: only the
-    # RERANK best by the cheap signals are split and can move up for their best sentence.
+    # Only the RERANK best by the cheap signals can move up for their best sentence.
     head = sorted(candidates, key=lambda i: (-score[i], i))[:RERANK]
     for i, covered in _best_sentence(index, query, head).items():
         score[i] += W_SENTENCE * covered

@@ -8,14 +8,14 @@ from typing import Iterable
 
 import numpy as np
 
-from retrieval.terms import terms
 
 
 class SparseIndex:
-    def __init__(self, documents: Iterable[str]):
+    def __init__(self, documents: Iterable[list[str]]):
+        """`documents`: each document's terms (retrieval.terms), in order."""
         import bm25s
 
-        tokenized = [terms(d) or ["\u2400"] for d in documents]  # bm25s needs one token a document
+        tokenized = [d or ["\u2400"] for d in documents]  # bm25s needs one token a document
         self.size = len(tokenized)
         self.bm25 = bm25s.BM25()
         self.bm25.index(tokenized, show_progress=False)
