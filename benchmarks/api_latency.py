@@ -97,15 +97,17 @@ def plain_post(base: str):
     """POST /v1/ask through the standard library's client, on its own keep-alive connection: beside
     httpx, it shows how much of what HTTP adds is the client's own Python rather than the server's."""
     connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+    return lambda q: post_question(connection, q)
 
-    def post(q: str) -> None:
-        connection.request("POST", "/v1/ask", json.dumps({"question": q}), {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise SystemExit(f"POST /v1/ask: {response.status} {body[:200]!r}")
 
-    return post
+def post_question(connection: http.client.HTTPConnection, question: str) -> bytes:
+    """POST /v1/ask a question in a new conversation on a keep-alive connection; the response body."""
+    connection.request("POST", "/v1/ask", json.dumps({"question": question}), {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise SystemExit(f"POST /v1/ask: {response.status} {body[:200]!r}")
+    return body
 
 
 def one_torch_thread(engine: Engine) -> int | str:

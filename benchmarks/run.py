@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 
 import corpora  # noqa: E402
 import report  # noqa: E402
-from api_latency import free_port, interleaved, percentile  # noqa: E402
+from api_latency import free_port, interleaved, percentile, post_question  # noqa: E402
 from retrieval import store  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval import spans  # noqa: E402
@@ -287,14 +287,7 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def post(self, question: str, connection: http.client.HTTPConnection | None = None) -> bytes:
-        """POST /v1/ask a new conversation; the response body."""
-        connection = connection or self.connection
-        connection.request("POST", "/v1/ask", json.dumps({"question": question}), {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise SystemExit(f"POST /v1/ask: {response.status} {body[:200]!r}")
-        return body
+        return post_question(connection or self.connection, question)
 
     def concurrent(self, questions: list[str], clients: int) -> dict:
         """`clients` keep-alive clients asking at once, every question each."""
