@@ -1,5 +1,7 @@
 """Spans with spaCy's small English pipeline on sentences made for the test."""
 
+from pathlib import Path
+
 import pytest
 
 from retrieval.answer import Sentence
@@ -38,3 +40,23 @@ def test_a_name_the_question_already_gives_is_not_the_answer():
     question = "Who gave the plaque to Wu Yimin?"
     text = "Zhang Qin, Deputy Commissioner of SIPO, gives out the plaque to Executive Vice Mayor Wu Yimin."
     assert find_span(question, answer_type(question), sentences(text)) == "Zhang Qin"
+
+
+def test_the_doer_is_found_by_word_order_before_the_verb_or_after_by():
+    question = "Who opened the bridge?"
+    assert find_span(question, answer_type(question), sentences(
+        "The bridge was opened by Chen Hongbing in March, as Li Wei watched.")) == "Chen Hongbing"
+    assert find_span(question, answer_type(question), sentences(
+        "As Li Wei watched in March, Chen Hongbing, director of the office, opened the bridge.")) == "Chen Hongbing"
+
+
+def test_numpy_blas_runs_one_thread_once_spacy_is_loaded():
+    """Its spinning threads would take the core another question or the server's event loop needs."""
+    from threadpoolctl import threadpool_info
+
+    from retrieval.spans import parse
+
+    parse("Wang Qishan met Francis Gurry in Beijing.")
+    numpy_blas = [lib for lib in threadpool_info()
+                  if lib["user_api"] == "blas" and Path(lib["filepath"]).parent.name == "numpy.libs"]
+    assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)
