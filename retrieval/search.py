@@ -37,7 +37,7 @@ class SearchIndex:
         self.sentence_index, passage_terms = SentenceIndex.build(p.text for p in passages)
         heading = functools.lru_cache(maxsize=1024)(lambda title, date: terms(f"{title} {date}"))
         self.sparse = SparseIndex(heading(p.title, p.date or "") + text_terms for p, text_terms in zip(passages, passage_terms))
-        self.speller = Speller(self.sparse.idf, names_in(p.text for p in version.passages))
+        self.speller = Speller(self.sparse.idf, names_in(p.text for p in passages))
         # Sentences and their terms, computed for the passages questions reach and kept for the next.
         self.sentences = functools.lru_cache(maxsize=50_000)(self._sentences)
 

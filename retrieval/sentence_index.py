@@ -47,9 +47,6 @@ class SentenceIndex:
                   np.array(passage_ends, dtype=np.int64))
         return cls(dict(vocabulary), *arrays), passage_terms
 
-    def __len__(self) -> int:
-        return len(self.passage_ends)
-
     def best_coverage(self, positions: Sequence[int], wanted: dict[str, float]) -> dict[int, float]:
         """Per passage position, the weighted share of `wanted` that its best single sentence holds."""
         total = sum(wanted.values()) or 1.0

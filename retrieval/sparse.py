@@ -9,7 +9,6 @@ from typing import Iterable
 import numpy as np
 
 
-
 class SparseIndex:
     def __init__(self, documents: Iterable[list[str]]):
         """`documents`: each document's terms (retrieval.terms), in order."""

@@ -100,9 +100,7 @@ def terms_of_tokens(words: list[str]) -> list[str]:
 
 def _terms_of(words: set[str]) -> dict[str, str]:
     words = list(words)
-    base = [IRREGULAR.get(w, w) for w in words]
-    return {word: "" if plain in STOP_WORDS else stemmed
-            for word, plain, stemmed in zip(words, base, _stemmer().stemWords(base))}
+    return {word: "" if IRREGULAR.get(word, word) in STOP_WORDS else stemmed for word, stemmed in zip(words, stem(words))}
 
 
 def terms(text: str) -> list[str]:
