@@ -42,7 +42,6 @@ import report  # noqa: E402
 from api_latency import free_port, interleaved, percentile, post_question  # noqa: E402
 from retrieval import store  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402
-from retrieval import spans  # noqa: E402
 from retrieval.embed import SentenceTransformerEmbedder, resolve_model_path  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.evaluate import load_questions  # noqa: E402
@@ -193,9 +192,6 @@ def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, 
     with tempfile.TemporaryDirectory(prefix="citeqa-bench-") as scratch:
         server = Server(index_dir, Path(scratch))
         try:
-            # Each size starts as cold as its fresh server does: the parses cached while asking the
-            # same questions of the previous size would otherwise flatter the in-process figures.
-            spans.clear_caches()
             t = time.perf_counter()
             engine = Engine.open(index_dir, embedder)
             load_s = time.perf_counter() - t
@@ -210,13 +206,18 @@ def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, 
                 version.dense.search(vector, 50)
                 query_vectors.append(vector)
 
+            def bare_reader(q: str) -> None:  # the floor with the reader: the same, then its forward passes
+                vector = embedder.encode([q])[0]  # over the three best passages, as `ask` reads them
+                rows = [row for row, _ in version.dense.search(vector, 50)[:3]]
+                engine.reader.read(q, [version.passages[version.position[row]].text for row in rows])
+
             def post(q: str) -> None:
                 http_inside.append(json.loads(server.post(q))["seconds"])
 
             def post_httpx(q: str) -> None:
                 server.client.post("/v1/ask", json={"question": q}).raise_for_status()
 
-            calls = {"bare": bare, "ask": lambda q: ask(engine, q), "http": post, "httpx": post_httpx}
+            calls = {"bare": bare, "bare_reader": bare_reader, "ask": lambda q: ask(engine, q), "http": post, "httpx": post_httpx}
             interleaved(calls, questions, min(len(questions), 10))  # warm up: caches, the connection
             http_inside.clear()
             query_vectors.clear()
@@ -241,6 +242,8 @@ def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, 
         **{f"in_process_{clients}_{k}": v for k, v in concurrent_local.items()},
     }
     figures["ask_over_bare_p50"] = figures["ask_ms_p50"] / figures["bare_ms_p50"]
+    figures["ask_over_bare_reader_p50"] = figures["ask_ms_p50"] / figures["bare_reader_ms_p50"]
+    figures["reader_ms_p50"] = figures["bare_reader_ms_p50"] - figures["bare_ms_p50"]
     figures["http_adds_ms_p50"] = figures["http_ms_p50"] - figures["ask_ms_p50"]
     # The same question over HTTP and in-process, one right after the other: the median of their
     # differences, and of the request's time outside the route (which only the server's clock sees).
@@ -372,10 +375,11 @@ PROFILE_GROUPS = (  # (label, file suffix, function); disjoint in the call tree 
     ("best-sentence term coverage (search)", "retrieval/search.py", "_best_sentence"),
     ("sentence scoring and choice", "retrieval/answer.py", "score_sentences"),
     ("sentence scoring and choice", "retrieval/answer.py", "candidate_sentences"),
-    ("sentence scoring and choice", "retrieval/answer.py", "choose"),  # with the main verb's parse
+    ("sentence choice", "retrieval/reading.py", "choose_readings"),
     ("sentence scoring and choice", "retrieval/answer.py", "query_weights"),
     ("confidence signals", "retrieval/confidence.py", "signals"),
-    ("spaCy spans", "retrieval/spans.py", "find_span"),
+    ("reader: windows and forward pass (ONNX Runtime)", "retrieval/reader.py", "_run"),
+    ("reader: span decoding", "retrieval/reader.py", "decode_sentences"),
     ("diversify", "retrieval/search.py", "diversify"),
 )
 
@@ -384,8 +388,7 @@ def profile_ask(engine, questions: list[str]) -> dict:
     """Where `ask` spends its time (pyinstrument, sampling every 1 ms), by stage, as ms per question."""
     from pyinstrument import Profiler
 
-    # As cold as the measured questions were: their parses and sentence splits were cached by then.
-    spans.clear_caches()
+    # As cold as the measured questions were: their sentence splits were cached by then.
     engine.index.sentences.cache_clear()
     profiler = Profiler(interval=0.001)
     profiler.start()

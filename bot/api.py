@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot.admin import RefreshJob, admin_router
-from bot.conversations import ConversationStore
+from bot.conversations import ConversationStore, purge_expired_every
 from bot.limits import BodyGuard, RateLimit
 from bot.metrics import CONTENT_TYPE, Metrics, RequestMetrics
 from bot.responses import SecurityHeaders, add_error_handlers
@@ -47,7 +47,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = engine or Engine(settings.index, make_embedder(settings), retriever=settings.retriever)
+        app.state.engine = engine or Engine(settings.index, make_embedder(settings), retriever=settings.retriever,
+                                           reader_dir=settings.reader)
+        if app.state.engine.reader_error:
+            log.error("not ready: %s", app.state.engine.reader_error)
         app.state.conversations = ConversationStore(settings.conversations, settings.conversation_ttl_seconds,
                                                     settings.conversation_max_turns)
         app.state.refresh_job = RefreshJob(app.state.engine, settings)
@@ -55,13 +58,15 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         if app.state.engine.ready:  # an engine handed in loaded: ready from the first request, not a moment later
             await asyncio.to_thread(_warm_up, app.state.engine)
             app.state.warm = True
-        watcher = asyncio.create_task(_watch_index(app, settings.reload_seconds))
+        tasks = [asyncio.create_task(_watch_index(app, settings.reload_seconds)),
+                 asyncio.create_task(purge_expired_every(app.state.conversations, settings.conversation_purge_seconds))]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             app.state.conversations.close()
 
     app = FastAPI(title="citeqa", summary="Cited answers from a folder of news articles", version="1",
@@ -139,6 +144,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     def readyz(request: Request) -> Ready:
         """Ready once an index is loaded and a first question has loaded the models (503 until then)."""
         engine = request.app.state.engine
+        if engine.reader_error:
+            raise HTTPException(503, f"no reader: {engine.reader_error}")
         if not engine.ready:
             raise HTTPException(503, f"no index loaded: {engine.load_error or 'not loaded yet'}")
         index = engine.index

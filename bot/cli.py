@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -133,7 +134,8 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
 def _engine(settings: Settings, retriever: str | None = None, embedder=None):
     from retrieval.engine import Engine
 
-    return Engine.open(settings.index, embedder or make_embedder(settings), retriever=retriever or settings.retriever)
+    return Engine.open(settings.index, embedder or make_embedder(settings), retriever=retriever or settings.retriever,
+                       reader_dir=settings.reader)
 
 
 @app.command()
@@ -156,10 +158,11 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
              corpus: Annotated[Optional[Path], typer.Option(help="build a temporary index of this folder")] = None,
              index: IndexOption = None,
              retriever: Annotated[Optional[str], typer.Option(help="dense, bm25, rrf or hybrid; several comma-separated")] = None,
+             part: Annotated[str, typer.Option(help="all, or the tuning or reporting half (split by article)")] = "all",
              as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
              verbose: Annotated[bool, typer.Option("--verbose", help="list every miss")] = False) -> None:
     """Measure hit@k, answers and abstention on a questions file."""
-    from retrieval.evaluate import evaluate as run_eval, load_questions
+    from retrieval.evaluate import evaluate as run_eval, load_questions, select_part
     from retrieval.refresh import build
 
     settings = _settings(index=index)
@@ -170,7 +173,7 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
     if unknown:
         raise _fail(ValueError(f"unknown retriever {', '.join(unknown)}: choose from {', '.join(RETRIEVERS)}"))
     try:
-        conversations = load_questions(questions)
+        conversations = select_part(load_questions(questions), part)
         # One embedder for the build and every retriever, made from the settings as given: the model
         # loads once, and an ONNX export is cached beside the real index folder, not the scratch one.
         embedder = make_embedder(settings)
@@ -198,6 +201,24 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
         for name, report in results.items():
             for miss in report.misses:
                 typer.echo(f"[{name}] miss {json.dumps(miss, ensure_ascii=False)}", err=True)
+
+
+@app.command("forget-expired")
+def forget_expired() -> None:
+    """Delete the conversations idle longer than CITEQA_CONVERSATION_TTL_SECONDS from the store now."""
+    from bot.conversations import ConversationStore
+
+    settings = _settings()
+    try:
+        store = ConversationStore(settings.conversations, settings.conversation_ttl_seconds)
+        try:
+            removed = store.purge_expired()
+        finally:
+            store.close()
+    except sqlite3.Error as err:
+        raise _fail(OSError(f"could not read the conversation store {settings.conversations}: {err}"))
+    typer.echo(f"deleted {removed} turns of conversations idle over {settings.conversation_ttl_seconds:g} s "
+               f"from {settings.conversations}")
 
 
 @app.command()

@@ -3,13 +3,17 @@ restarts, forgets conversations after a time-to-live and keeps only their last t
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from retrieval.types import Turn
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -104,6 +108,7 @@ class ConversationStore:
         return [(t, bool(h), c, s) for t, h, c, s in rows]
 
     def purge_expired(self) -> int:
+        """Delete every turn older than the time-to-live; returns how many. Feedback rows are kept."""
         with self._lock, self._transaction():
             return self._db.execute("DELETE FROM turns WHERE created < ?", (time.time() - self.ttl_seconds,)).rowcount
 
@@ -123,3 +128,16 @@ class _Immediate:
     def __exit__(self, kind, value, traceback):
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
         return False
+
+
+async def purge_expired_every(store: ConversationStore, seconds: float) -> None:
+    """Each server's schedule: expired turns are deleted from the file, not only hidden from `history`."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(store.purge_expired)
+        except sqlite3.Error as err:  # a busy or damaged file: said once a round, tried again next round
+            log.error("could not delete expired conversations: %s", err)
+        else:
+            if removed:
+                log.info("deleted %d turns of expired conversations", removed)
+        await asyncio.sleep(seconds)

@@ -53,8 +53,12 @@ def telegram_html(answer: Answer, quote_chars: int = 120) -> list[str]:
 
 
 def cited_ranges(answer: Answer, n: int) -> list[tuple[int, int]]:
-    """Where the sentences the answer takes from citation `n` sit in its quote (the whole passage)."""
-    quote = next((c.quote for c in answer.citations if c.n == n), "")
+    """Where the sentences the answer takes from citation `n` sit in its quote (the whole passage): its
+    sentence offsets, or for a citation without them, where the answer's sentences are found in it."""
+    citation = next((c for c in answer.citations if c.n == n), None)
+    if citation is not None and citation.sentences:
+        return sorted((s.start - citation.start, s.end - citation.start) for s in citation.sentences)
+    quote = citation.quote if citation is not None else ""
     ranges = []
     for m in _MARKED.finditer(answer.text):
         found = quote.find(m.group(1)) if int(m.group(2)) == n else -1

@@ -9,9 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retrieval.errors import BadQuestion, CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, RefreshBusy
+from retrieval.errors import (BadQuestion, CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable,
+                              RefreshBusy)
 
-ERROR_STATUS = {BadQuestion: 422, IndexNotFound: 503, IndexCorrupt: 503, ModelMismatch: 503, RefreshBusy: 409}
+ERROR_STATUS = {BadQuestion: 422, IndexNotFound: 503, IndexCorrupt: 503, ModelMismatch: 503, ReaderUnavailable: 503,
+                RefreshBusy: 409}
 
 
 def add_error_handlers(app: FastAPI) -> None:

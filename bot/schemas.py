@@ -55,6 +55,11 @@ class AskIn(Strict):
         None, description="search only articles published on or before (a range that holds no article answers nothing)")
 
 
+class SentenceOut(BaseModel):
+    start: int
+    end: int
+
+
 class CitationOut(BaseModel):
     n: int
     article_id: str
@@ -64,6 +69,8 @@ class CitationOut(BaseModel):
     start: int = Field(description="where the passage starts in the article's text (characters)")
     end: int
     score: float
+    sentences: list[SentenceOut] = Field(
+        description="the sentences the answer quotes from this passage: offsets in the article's text, as GET /v1/articles/{id} returns it")
 
 
 class AskOut(BaseModel):

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.articles import MAX_ARTICLE_BYTES
 from retrieval.embed import DEFAULT_MODEL
+from retrieval.reader import MODEL_DIR as READER_DIR
 
 
 class Settings(BaseSettings):
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model: the packaged MiniLM, a local folder, or a hub name")
     embed_backend: Literal["torch", "onnx"] = Field("onnx", description="what runs the model: ONNX Runtime on an export cached beside the index folder (made on first use), or sentence-transformers on torch; same vectors, so either serves an index the other built")
     dense_index: Literal["flat", "ivf", "auto"] = Field("flat", description="FAISS index of each version: flat is exact; ivf is approximate (inverted lists, many times faster at 100k passages); auto is ivf from 20,000 passages")
+    reader: Path = Field(READER_DIR, description="folder of the extractive reader: its int8 ONNX weights and manifest (checked by sha256 at load)")
     retriever: Literal["dense", "bm25", "rrf", "hybrid"] = Field("hybrid", description="how passages are found")
     max_article_bytes: int = Field(MAX_ARTICLE_BYTES, gt=0, description="larger article files are skipped")
     article_settle_seconds: float = Field(0, ge=0, description="a refresh skips article files modified more recently than this (still being written)")
@@ -29,6 +31,7 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     conversations: Path = Field(Path(".citeqa/conversations.sqlite"), description="conversation store shared by the API and the bot")
     conversation_ttl_seconds: float = Field(24 * 3600, gt=0, description="a conversation idle this long is forgotten")
+    conversation_purge_seconds: float = Field(3600, gt=0, description="how often each server deletes expired conversations from the store")
     conversation_max_turns: int = Field(10, ge=1, description="turns of a conversation kept as context")
     # HTTP API
     admin_token: SecretStr | None = Field(None, description="Bearer token of the /v1/admin routes; unset, they do not exist")

@@ -14,7 +14,7 @@ from telegram import Bot, BotCommand, Update
 from telegram.error import RetryAfter
 from telegram.ext import Application, BaseRateLimiter
 
-from bot.conversations import ConversationStore
+from bot.conversations import ConversationStore, purge_expired_every
 from bot.index_watch import watch_index
 from bot.settings import Settings
 from bot.telegram_handlers import COMMANDS, UPDATES, CiteqaBot
@@ -33,6 +33,8 @@ def build_application(token: str, engine: Engine, store: ConversationStore, sett
     application = builder.build()
     application.bot_data["watch_seconds"] = settings.reload_seconds if polling else None
     application.bot_data["engine"] = engine
+    # Polling runs on its own; behind the webhook the API's own schedule deletes expired conversations.
+    application.bot_data["purge"] = (store, settings.conversation_purge_seconds) if polling else None
     bot = CiteqaBot(engine, store, settings)
     application.add_handlers(bot.handlers())
     application.add_error_handler(bot.error)
@@ -134,11 +136,13 @@ async def _webhook_application(app: FastAPI, settings: Settings) -> Application:
 
 async def _started(application: Application) -> None:
     await register_commands(application.bot)
+    tasks = application.bot_data["tasks"] = []
     if application.bot_data.get("watch_seconds"):
-        application.bot_data["watcher"] = asyncio.create_task(
-            watch_index(application.bot_data["engine"], application.bot_data["watch_seconds"]))
+        tasks.append(asyncio.create_task(watch_index(application.bot_data["engine"], application.bot_data["watch_seconds"])))
+    if application.bot_data.get("purge"):
+        tasks.append(asyncio.create_task(purge_expired_every(*application.bot_data["purge"])))
 
 
 async def _stopped(application: Application) -> None:
-    if watcher := application.bot_data.pop("watcher", None):
-        watcher.cancel()
+    for task in application.bot_data.pop("tasks", []):
+        task.cancel()

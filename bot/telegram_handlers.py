@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import re
+import textwrap
 import time
 from collections import deque
 from html import escape
 
-from telegram import Bot, CallbackQuery, Message, Update
+from telegram import (Bot, CallbackQuery, InlineQueryResultArticle, InputTextMessageContent, Message, Update)
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
+                          MessageHandler, filters)
 
 from bot.conversations import ConversationStore
 from bot.render import telegram_html, telegram_passage, telegram_sources
@@ -29,7 +32,10 @@ log = logging.getLogger(__name__)
 # Each command is handled by the CiteqaBot method of its name.
 COMMANDS = [("start", "what I know and how to ask"), ("help", "how to ask, and the buttons"),
             ("reset", "forget this chat's conversation"), ("sources", "the articles I answer from")]
-UPDATES = ["message", "edited_message", "callback_query"]  # all the bot handles
+UPDATES = ["message", "edited_message", "callback_query", "inline_query"]  # all the bot handles
+# Inline answers are cached by Telegram for this long: short, so a refreshed index shows soon.
+INLINE_CACHE_SECONDS = 10
+INLINE_MAX_CHARS = 256  # Telegram's own limit on an inline query
 HELP = ("Ask me a question in plain words and I answer from the news articles I know, with numbered sources.\n"
         "Follow-up questions (\"What did she say next?\") continue the conversation; /reset starts afresh.\n"
         "Under an answer, <b>Passage n</b> shows the whole passage a source comes from, and 👍 / 👎 tell me "
@@ -54,6 +60,7 @@ class CiteqaBot:
             *(CommandHandler(name, getattr(self, name), filters=message) for name, _ in COMMANDS),
             MessageHandler(message & filters.TEXT & ~filters.COMMAND, self.question),
             CallbackQueryHandler(self.button),
+            InlineQueryHandler(self.inline),
             MessageHandler(message & private & filters.COMMAND, self.help),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, self.edited),
             MessageHandler(message & private, self.not_text),  # stickers, photos, voice, ...
@@ -115,6 +122,26 @@ class CiteqaBot:
             await self._feedback(query, press)
         else:
             await query.answer("That button no longer works.")
+
+    async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`@bot question` in any chat: the cited answer as one result to send there, or why there is none."""
+        query = update.inline_query
+        text = " ".join(query.query.split())
+        if not text:
+            await query.answer([], cache_time=INLINE_CACHE_SECONDS)  # Telegram shows nothing until a word is typed
+            return
+        if len(text) > INLINE_MAX_CHARS:
+            result = _inline_result("That question is too long", f"Ask it in at most {INLINE_MAX_CHARS} characters.")
+        elif not self.limit.take(query.from_user.id)[0]:
+            result = _inline_result("Too many questions", "Please wait a minute, then ask again.")
+        else:
+            try:
+                answer = await asyncio.to_thread(ask, self.engine, text)
+            except BadQuestion as err:
+                result = _inline_result("I can't ask that", f"{err}.")
+            else:
+                result = _inline_answer(answer)
+        await query.answer([result], cache_time=INLINE_CACHE_SECONDS, is_personal=False)
 
     async def edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(EDITED)
@@ -189,6 +216,25 @@ class ChatRateLimit:
             return False, None
         self.told[chat] = now
         return False, asked[0] + self.window - now
+
+
+def _inline_answer(answer: Answer) -> InlineQueryResultArticle:
+    if answer.abstained:
+        return _inline_result("The articles don't say", "Nothing in the articles I know answers that.")
+    titles = "; ".join(dict.fromkeys(c.title for c in answer.citations))
+    return InlineQueryResultArticle(
+        id=_result_id(answer.question), title=answer.span or "Answer",
+        description=textwrap.shorten(f"{answer.text} — {titles}", 200, placeholder=" …"),
+        input_message_content=InputTextMessageContent(telegram_html(answer)[0], parse_mode=ParseMode.HTML))
+
+
+def _inline_result(title: str, text: str) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(id=_result_id(title), title=title, description=text,
+                                    input_message_content=InputTextMessageContent(f"{title}. {text}"))
+
+
+def _result_id(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]  # 1-64 bytes, as Telegram asks
 
 
 def _conversation(chat_id: int) -> str:

@@ -1,4 +1,4 @@
-"""Compose an answer: choose the sentences that answer the question, number the passages they cite. Pure."""
+"""Score the candidate sentences against the question; compose an answer that numbers the passages it cites. Pure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 
 from retrieval.sentences import sentences_with_terms
 from retrieval.terms import terms
-from retrieval.types import Answer, Citation, Hit, Passage
+from retrieval.types import Answer, Citation, Hit, Passage, SentenceRange
 
 NO_ANSWER = "The articles don't say."
 
@@ -16,14 +16,10 @@ NO_ANSWER = "The articles don't say."
 # XQuAD); bigrams reward the question's phrasing, the passage prior its retrieval rank, and the
 # answer-type bonus a sentence that holds the kind of thing asked for (a number, a date, a name).
 W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.15, 0.8, 0.2, 0.004
-SECOND_SENTENCE_SHARE = 0.5  # a second sentence must score at least this share of the first
 # A follow-up's carried-over words count this much of their weight: they find the right article, but
 # the sentence that answers is the one with the new question's own words.
 CONTEXT_SHARE = 0.2
 PRIOR_POWER = 4.0
-# The second sentence earns this much for the question's words that the first one lacks: together
-# they should cover the question, not say the same thing twice.
-NOVELTY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,48 +94,32 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
     return sorted(scored, key=lambda s: -s.score)
 
 
-def choose(scored: list[Sentence], wanted: dict[str, float], pool: int = 6,
-           predicate: Callable[[], str | None] = lambda: None) -> list[Sentence]:
-    """The best sentence, and a second one when it is good on its own or adds what the first lacks.
-
-    Of two from one article, the one that holds the question's main verb (the term `predicate()`
-    gives, asked for only then: it needs a parse) comes
-    first: "What was signed at the ceremony?" is answered by the sentence that says what was signed,
-    while the other one, about the ceremony, sets the scene. (Across articles the better-scored one
-    stays first: there the verb alone too often comes from the wrong story.)
-    """
-    if not scored:
-        return []
-    first = scored[0]
-    total = sum(wanted.values()) or 1.0
-
-    def value(s: Sentence) -> float:
-        return s.score + NOVELTY * sum(wanted[t] for t in s.covered - first.covered) / total
-
-    second = max(scored[1:pool], key=value, default=None)
-    if second is None or value(second) < SECOND_SENTENCE_SHARE * first.score:
-        return [first]
-    # The parse is asked for only when the verb could decide: the second holds a term the first lacks.
-    if first.hit.passage.article_id == second.hit.passage.article_id and second.covered - first.covered:
-        verb = predicate()
-        if verb and verb in second.covered and verb not in first.covered:
-            return [second, first]
-    return [first, second]
-
-
 def compose(question: str, chosen: list[Sentence], span: str | None = None, **fields) -> Answer:
-    """The answer text: each chosen sentence followed by the number of the passage it comes from."""
-    citations: list[Citation] = []
+    """The answer text: each chosen sentence followed by the number of the passage it comes from; each
+    citation lists the offsets of exactly the sentences quoted from it."""
     number: dict[str, int] = {}
+    quoted: dict[str, list[Sentence]] = {}
     parts = []
     for s in chosen:
         p = s.hit.passage
-        if p.id not in number:
-            number[p.id] = len(citations) + 1
-            citations.append(Citation(number[p.id], p.article_id, p.title, p.id, p.text, p.start, p.end,
-                                      round(s.hit.score, 6)))
-        parts.append(f"{s.text} [{number[p.id]}]")
+        number.setdefault(p.id, len(number) + 1)
+        quoted.setdefault(p.id, []).append(s)
+        parts.append(f"{shown(s.text)} [{number[p.id]}]")
+    citations = []
+    for passage_id, sentences in quoted.items():
+        p, score = sentences[0].hit.passage, sentences[0].hit.score
+        citations.append(Citation(number[passage_id], p.article_id, p.title, p.id, p.text, p.start, p.end,
+                                  round(score, 6), tuple(SentenceRange(s.start, s.end) for s in sentences)))
     return Answer(question=question, text=" ".join(parts), citations=tuple(citations), span=span, **fields)
+
+
+def shown(text: str) -> str:
+    """A sentence as the answer shows it: control characters (a line break inside a sentence, a stray
+    escape code) as spaces, runs of white space as one. Its citation's offsets still give the exact text."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def abstain(question: str, **fields) -> Answer:

@@ -24,11 +24,13 @@ from retrieval.terms import terms, tokens
 from retrieval.types import Hit
 
 WEIGHTS = {"cosine": -4.91, "sentence_coverage": -2.94, "passage_coverage": -4.49, "entity_coverage": -1.14,
-           "unseen_entity": 2.26}
+           "unseen_entity": 2.26,
+           "reader_margin": 0.0, "reader_probability": 0.0}
 BIAS = 5.89
 # Abstain when the model gives "unanswered" more than this: a false abstention costs a user a true
 # answer, so the bar sits high (on the dev sets: 1.1 % false abstentions, 88 % true ones).
 MAX_DOUBT = 0.8
+MARGIN_CLIP = 10.0  # past this many logits either way the reader is as sure as it gets
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class Signals:
     passage_coverage: float
     entity_coverage: float
     unseen_entity: float
+    reader_margin: float = 0.0  # the best span's score over its window's "no answer" score, in logits
+    reader_probability: float = 0.0  # the best span's share of the reader's belief in its window
 
     @property
     def doubt(self) -> float:
@@ -54,7 +58,8 @@ class Signals:
 
 
 def signals(question: str, wanted: dict[str, float], hits: list[Hit], scored: list[Sentence],
-            sparse: SparseIndex) -> Signals:
+            sparse: SparseIndex, reading=None) -> Signals:
+    """The signals of one question; `reading` is the reader's best (a reading.Reading), when it found one."""
     passages = [f"{h.passage.title} {h.passage.text}" for h in hits]
     mentioned = " ".join(tokens(" ".join(passages)))  # lower-cased, accents folded
     names = own_entities(question)
@@ -69,6 +74,8 @@ def signals(question: str, wanted: dict[str, float], hits: list[Hit], scored: li
         passage_coverage=max((coverage(wanted, p) for p in passages), default=0.0),
         entity_coverage=len(named) / len(names) if names else 1.0,
         unseen_entity=float(unseen),
+        reader_margin=max(-MARGIN_CLIP, min(MARGIN_CLIP, reading.span_score - reading.null_score)) if reading else -MARGIN_CLIP,
+        reader_probability=reading.probability if reading else 0.0,
     )
 
 

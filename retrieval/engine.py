@@ -5,19 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
 
 from retrieval import store
-from retrieval.answer import abstain, candidate_sentences, choose, compose, query_weights, score_sentences
+from retrieval.answer import Sentence, abstain, candidate_sentences, compose, query_weights, score_sentences
 from retrieval.conversation import resolve
 from retrieval.confidence import signals
 from retrieval.embed import Embedder
-from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch
+from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
 from retrieval.question import answer_type, clean_question
-from retrieval.spans import find_span, main_verb, parse
+from retrieval.reader import MODEL_DIR as READER_DIR, Reader
+from retrieval.reading import Reading, choose_readings, read
 from retrieval.search import Retriever, SearchIndex, diversify, search
-from retrieval.types import Answer, Turn
+from retrieval.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,19 @@ class Engine:
     `ask` takes `engine.index` once, so a question in flight finishes on the version it started with.
     """
 
-    def __init__(self, index_dir: Path, embedder: Embedder, retriever: Retriever = "hybrid"):
+    def __init__(self, index_dir: Path, embedder: Embedder, retriever: Retriever = "hybrid",
+                 reader_dir: Path = READER_DIR):
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.retriever = retriever
+        # The reader loads once, here: a missing or corrupt weights file is known before any question,
+        # and the engine is not ready (a server stays not-ready, `citeqa ask` fails with this line).
+        self.reader: Reader | None = None
+        self.reader_error: str | None = None
+        try:
+            self.reader = Reader(reader_dir)
+        except ReaderUnavailable as err:
+            self.reader_error = str(err)  # each front-end says it once, its own way
         self._index: SearchIndex | None = None
         self._reload_lock = threading.Lock()
         self.load_error: str | None = None  # why the last reload failed; None once one succeeds
@@ -52,12 +63,18 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        return self._index is not None
+        return self._index is not None and self.reader is not None
+
+    def require_reader(self) -> Reader:
+        if self.reader is None:
+            raise ReaderUnavailable(self.reader_error or "no reader")
+        return self.reader
 
     def warm_up(self) -> None:
-        """Load the models now rather than in the first question (the embedder and spaCy load lazily)."""
+        """Load the models now rather than in the first question (the embedder loads lazily)."""
         self.embedder.encode(["warm up"])
-        parse("Warm up.")
+        if self.reader is not None:
+            self.reader.read("Warm up?", ["Warm up."])
 
     def reload(self) -> bool:
         """Load the published version if it is not the one loaded; True when it swapped.
@@ -106,14 +123,28 @@ class Engine:
             return True
 
 
-def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int = 3,
-        article_ids: Collection[str] | None = None, retriever: Retriever | None = None) -> Answer:
-    """Answer `question` from the articles, citing the passages the answer's sentences come from.
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What one question found before anything is decided: the answer, the checks and the fitting
+    scripts (benchmarks/fit_answer.py) all start from it."""
 
-    Raises BadQuestion for an unusable question; "the articles don't say" is an Answer, not an error.
-    """
+    asked: str  # the question as asked
+    question: str  # as the corpus spells it
+    search_query: str
+    followup: bool
+    kind: str | None
+    index: SearchIndex
+    hits: list[Hit]
+    wanted: dict[str, float]
+    scored: list[Sentence]
+    readings: list[Reading]
+
+
+def gather(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int = 3,
+           article_ids: Collection[str] | None = None, retriever: Retriever | None = None) -> Gathered:
     asked = clean_question(question)
     index = engine.index
+    reader = engine.require_reader()
     # Misspelt words are put right before anything else: the search, the scoring and the checks all
     # read the question as the corpus spells it; the answer keeps the question as it was asked.
     question = index.speller.correct(asked)
@@ -122,16 +153,32 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     hits = diversify(search(index, engine.embedder, resolved.search_query, k=max(top_k, 3) * 3,
                             retriever=retriever or engine.retriever, article_ids=article_ids,
                             prefer=resolved.prefer))[:top_k]
-    fields = dict(search_query=resolved.search_query, index_version=index.name)
-    if not hits:
-        return abstain(asked, **fields)
-    wanted = query_weights(question, index.sparse.weight, resolved.context)
-    scored = score_sentences(candidate_sentences(hits, top_k, index.sentences_of), question, wanted, kind)
-    evidence = signals(question, wanted, hits, scored, index.sparse)
-    fields["details"] = {"signals": evidence.as_dict(), "followup": resolved.followup, "answer_type": kind}
-    if question != asked:
-        fields["details"]["spelled_as"] = question
-    if not evidence.answered:
-        return abstain(asked, **fields)
-    chosen = choose(scored, wanted, predicate=lambda: main_verb(question))
-    return compose(asked, chosen, span=find_span(question, kind, chosen), **fields)
+    wanted = query_weights(question, index.sparse.weight, resolved.context) if hits else {}
+    scored = score_sentences(candidate_sentences(hits, top_k, index.sentences_of), question, wanted, kind) if hits else []
+    readings = read(reader, question, hits, scored) if hits else []
+    return Gathered(asked, question, resolved.search_query, resolved.followup, kind, index, hits, wanted, scored,
+                    readings)
+
+
+def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int = 3,
+        article_ids: Collection[str] | None = None, retriever: Retriever | None = None) -> Answer:
+    """Answer `question` from the articles, citing the sentences the reader found the answer in.
+
+    Raises BadQuestion for an unusable question; "the articles don't say" is an Answer, not an error.
+    """
+    g = gather(engine, question, history, top_k, article_ids, retriever)
+    fields = dict(search_query=g.search_query, index_version=g.index.name)
+    if not g.hits:
+        return abstain(g.asked, **fields)
+    best = g.readings[0] if g.readings else None
+    evidence = signals(g.question, g.wanted, g.hits, [r.sentence for r in g.readings] or g.scored,
+                       g.index.sparse, best)
+    fields["details"] = {"signals": evidence.as_dict(), "followup": g.followup, "answer_type": g.kind}
+    if g.question != g.asked:
+        fields["details"]["spelled_as"] = g.question
+    if not evidence.answered or best is None:
+        return abstain(g.asked, **fields)
+    chosen = choose_readings(g.readings)
+    fields["details"]["reader"] = {"span_score": round(best.span_score, 3), "null_score": round(best.null_score, 3),
+                                   "probability": round(best.probability, 4)}
+    return compose(g.asked, [r.sentence for r in chosen], span=best.span or None, **fields)

@@ -27,3 +27,7 @@ class BadQuestion(CiteqaError):
 
 class ModelMismatch(CiteqaError):
     """The index was embedded with a different model than the one configured for questions."""
+
+
+class ReaderUnavailable(CiteqaError):
+    """The reader's weights are missing, truncated or fail their checksum."""

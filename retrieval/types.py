@@ -43,6 +43,14 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class SentenceRange:
+    """Character offsets of one quoted sentence in its article's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     n: int
     article_id: str
@@ -52,6 +60,8 @@ class Citation:
     start: int
     end: int
     score: float
+    # Exactly the sentences the answer quotes from this passage, in the article's offsets.
+    sentences: tuple[SentenceRange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

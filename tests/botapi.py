@@ -17,12 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 BOT = {"id": 7000001, "is_bot": True, "first_name": "Citeqa", "username": "citeqa_test_bot",
-       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": True}
 USER = {"id": 42, "is_bot": False, "first_name": "Ana"}
 # The tags Telegram's HTML parse mode knows (https://core.telegram.org/bots/api#html-style).
 TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code", "pre",
         "blockquote", "tg-emoji", "tg-time"}
-JSON_FIELDS = {"reply_markup", "commands", "allowed_updates", "reply_parameters", "link_preview_options",
+JSON_FIELDS = {"results", "button", "reply_markup", "commands", "allowed_updates", "reply_parameters", "link_preview_options",
                "entities", "scope"}
 ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
            "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
@@ -48,7 +48,7 @@ class BotAPI:
         self.messages: dict[tuple[int, int], dict] = {}
         self.chats: dict[int, dict] = {}
         self.queries: set[str] = set()  # callback queries sent to the bot
-        self.answers: dict[str, dict] = {}  # callback query id -> the bot's answer
+        self.answers: dict[str, dict] = {}  # callback or inline query id -> the bot's answer
         self.actions: list[tuple[int, str]] = []
         self.commands: list[dict] | None = None
         self.webhook: dict | None = None
@@ -107,6 +107,18 @@ class BotAPI:
                                        "message": current}})
         return query_id
 
+    def inline(self, text: str, user: dict = USER) -> str:
+        """Type `@bot text` in some chat; returns the inline query's id (its answer lands in `answers`)."""
+        with self.changed:
+            query_id = f"inline-{next(self.query_ids)}"
+            self.queries.add(query_id)
+        self._push({"inline_query": {"id": query_id, "from": user, "query": text, "offset": "", "chat_type": "sender"}})
+        return query_id
+
+    def wait_answer(self, query_id: str) -> dict:
+        self.wait_until(lambda: query_id in self.answers, f"an answer to {query_id}")
+        return self.answers[query_id]
+
     def refuse_next(self, method: str, retry_after: int = 1) -> None:
         """The next call of `method` gets 429 Too Many Requests with this retry_after."""
         with self.changed:
@@ -149,6 +161,7 @@ class BotAPI:
             raise Refused("Bad Request: method not found")
         with self.changed:
             result = handler(params) if method != "getUpdates" else None
+            self.changed.notify_all()  # what a test waits for may have just happened
         return self._getUpdates(params) if method == "getUpdates" else result
 
     def _getMe(self, params):
@@ -219,6 +232,21 @@ class BotAPI:
             raise Refused("Bad Request: query is too old and response timeout expired or query ID is invalid")
         if len(params.get("text") or "") > 200:
             raise Refused("Bad Request: MESSAGE_TOO_LONG")
+        self.answers[query_id] = params
+        return True
+
+    def _answerInlineQuery(self, params):
+        query_id = params.get("inline_query_id", "")
+        if query_id not in self.queries or query_id in self.answers:
+            raise Refused("Bad Request: query is too old and response timeout expired or query ID is invalid")
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise Refused("Bad Request: RESULTS_TOO_MUCH")
+        for result in results:
+            if not 1 <= len(str(result.get("id", "")).encode()) <= 64 or not result.get("title"):
+                raise Refused("Bad Request: RESULT_ID_INVALID")
+            content = result.get("input_message_content") or {}
+            result["shown"] = _checked_text(content.get("message_text", ""), content.get("parse_mode"))
         self.answers[query_id] = params
         return True
 

@@ -67,6 +67,21 @@ def test_an_answer_cites_the_exact_characters_of_its_article(client):
     assert answer["seconds"] >= 0 and answer["question"] == APPLES
 
 
+def test_each_citation_gives_the_offsets_of_exactly_the_sentences_quoted(client):
+    for question in (APPLES, BRIDGE, FERRY):
+        answer = ask(client, question)
+        quoted = []
+        for citation in answer["citations"]:
+            text = client.get(f"/v1/articles/{citation['article_id']}").json()["text"]
+            assert citation["sentences"], citation
+            for sentence in citation["sentences"]:
+                assert citation["start"] <= sentence["start"] < sentence["end"] <= citation["end"]
+                quoted.append(f"{' '.join(text[sentence['start']:sentence['end']].split())} [{citation['n']}]")
+        # the answer is those sentences, each followed by its number, and nothing else
+        assert sorted(quoted) == sorted(re.findall(r"[^\[\]]+? \[\d+\]", answer["text"]))
+        assert " ".join(quoted) == answer["text"] or len(answer["citations"]) > 1
+
+
 def test_a_followup_continues_the_conversation_and_survives_a_restart(client, settings, wait_until):
     first = ask(client, BRIDGE)
     assert first["citations"][0]["article_id"] == "harbour"
@@ -197,6 +212,26 @@ def test_not_ready_until_an_index_is_published(tmp_path, news_index, wait_until)
         build(corpus, settings.index, HashingEmbedder(256))
         wait_until(lambda: client.get("/readyz").status_code == 200, "the published index to load")
         assert not ask(client, APPLES)["abstained"]
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_not_ready_without_the_reader_weights(tmp_path, news_index, damage, caplog):
+    import shutil
+
+    from retrieval.reader import MODEL_DIR
+
+    reader = tmp_path / "reader"
+    if damage == "corrupt":
+        shutil.copytree(MODEL_DIR, reader)
+        (reader / "reader-int8.onnx").write_bytes(b"not a model")
+    settings = make_settings(tmp_path, *news_index, reader=reader)
+    with caplog.at_level("ERROR"), TestClient(create_app(settings=settings)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "no reader" in ready.json()["detail"]
+        assert str(reader) in ready.json()["detail"] and "train_reader.py" in ready.json()["detail"]
+        response = client.post("/v1/ask", json={"question": APPLES})
+        assert response.status_code == 503 and "reader" in response.json()["detail"]
+    assert [r.message for r in caplog.records if "not ready" in r.message and str(reader) in r.message]
 
 
 def test_admin_routes_do_not_exist_without_a_token(tmp_path, news_index):

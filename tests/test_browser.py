@@ -75,6 +75,19 @@ def ask(page, question: str) -> dict:
     return response.value.json()
 
 
+def sentences_of(app, citation) -> list[str]:
+    """The article's own characters at the citation's sentence offsets."""
+    text = app.state.engine.index.version.articles[citation["article_id"]].text
+    return [text[s["start"]:s["end"]] for s in sorted(citation["sentences"], key=lambda s: s["start"])]
+
+
+def expect_quoted_sentences_marked(page, app, citation) -> None:
+    """Exactly the quoted sentences are marked, inside the passage shown around them."""
+    expect(page.locator("#viewer-text mark")).to_have_text(sentences_of(app, citation))
+    text = app.state.engine.index.version.articles[citation["article_id"]].text
+    expect(page.locator("#viewer-text .passage")).to_have_text(text[citation["start"]:citation["end"]])
+
+
 def test_ask_open_a_citation_follow_up_and_give_feedback(served, page):
     app, _ = served
     expect(page.locator("#question")).to_be_focused()
@@ -87,8 +100,12 @@ def test_ask_open_a_citation_follow_up_and_give_feedback(served, page):
     viewer = page.locator("#viewer")
     expect(viewer).to_be_visible()
     expect(page.locator("#viewer-title")).to_have_text("New Harbour Bridge Opens")
-    expect(viewer.locator("mark")).to_have_text(first["citations"][0]["quote"])
-    expect(viewer.locator("mark")).to_be_focused()
+    expect_quoted_sentences_marked(page, app, first["citations"][0])
+    expect(viewer.locator("mark").first).to_be_focused()
+    # The quote under the citation is the sentence the answer quotes, and the span is marked in the answer.
+    sentence = sentences_of(app, first["citations"][0])[0]
+    expect(answer.locator(".citations q").first).to_contain_text(" ".join(sentence.split()))
+    expect(answer.locator(".answer-text mark.span")).to_have_text(first["span"])
 
     followup = ask(page, "How much did it cost?")
     assert followup["conversation_id"] == first["conversation_id"] and followup["turn"] == 2
@@ -97,7 +114,7 @@ def test_ask_open_a_citation_follow_up_and_give_feedback(served, page):
     # Keyboard alone: focus the [1] in the answer, press Enter, read, Escape back to the question.
     second.locator(".cite-ref").first.focus()
     page.keyboard.press("Enter")
-    expect(viewer.locator("mark")).to_have_text(followup["citations"][0]["quote"])
+    expect_quoted_sentences_marked(page, app, followup["citations"][0])
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "web-chat.png", full_page=True)
     page.keyboard.press("Escape")
@@ -129,8 +146,7 @@ def test_article_text_that_looks_like_markup_is_shown_as_text(page):
     answer = ask(page, "What housing plan did the council of Port Alba publish on its website?")
     assert answer["citations"][0]["article_id"] == "markup"
     page.locator(".citation").first.click()
-    mark = page.locator("#viewer mark")
-    expect(mark).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(page.locator("#viewer .passage")).to_contain_text('<img src=x onerror="window.pwned=1">')
     expect(page.locator("#viewer-title")).to_have_text("Council Publishes <b>Bold</b> Plan")
     expect(page.locator(".answer-text")).to_contain_text("<img src=x")
     assert page.locator("#viewer img, #viewer b, .answer img").count() == 0

@@ -67,3 +67,50 @@ def test_unwritable_path_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises((OSError, Exception)):
         ConversationStore(blocker / "c.sqlite")
+
+
+def test_forget_expired_deletes_old_turns_from_the_file_and_keeps_the_rest(tmp_path):
+    import sqlite3
+    import time as clock
+
+    from tests.conftest import citeqa_env, run_citeqa
+
+    path = tmp_path / "conversations.sqlite"
+    store = ConversationStore(path, ttl_seconds=3600)
+    store.append("old", Turn("Who opened the bridge?", "Ines Duarte [1]"))
+    store.append("new", Turn("How much did it cost?", "40 million euros [1]"))
+    store.close()
+    with sqlite3.connect(path) as db:  # the first conversation was last used two hours ago
+        db.execute("UPDATE turns SET created = ? WHERE conversation_id = 'old'", (clock.time() - 7200,))
+    env = citeqa_env(tmp_path, tmp_path, tmp_path / "index", CONVERSATION_TTL_SECONDS="3600")
+    run = run_citeqa(["forget-expired"], env, tmp_path)
+    assert run.returncode == 0 and run.stdout.startswith("deleted 1 turns"), run
+    with sqlite3.connect(path) as db:
+        assert [r[0] for r in db.execute("SELECT conversation_id FROM turns")] == ["new"]
+
+
+def test_forget_expired_on_a_file_that_is_not_a_store_is_one_clear_line(tmp_path):
+    from tests.conftest import citeqa_env, run_citeqa
+
+    (tmp_path / "conversations.sqlite").write_bytes(b"this is not an SQLite file" * 100)
+    run = run_citeqa(["forget-expired"], citeqa_env(tmp_path, tmp_path, tmp_path / "index"), tmp_path)
+    assert run.returncode == 1 and "could not read the conversation store" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_each_server_deletes_expired_turns_on_its_schedule(tmp_path):
+    import asyncio
+
+    from bot.conversations import purge_expired_every
+
+    store = ConversationStore(tmp_path / "c.sqlite", ttl_seconds=0.05)
+    store.append("a", Turn("q?", "a"))
+
+    async def run_briefly():
+        task = asyncio.create_task(purge_expired_every(store, 0.05))
+        await asyncio.sleep(0.3)
+        task.cancel()
+
+    asyncio.run(run_briefly())
+    assert store._db.execute("SELECT COUNT(*) FROM turns").fetchone() == (0,)
+    store.close()

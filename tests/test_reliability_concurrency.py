@@ -17,7 +17,7 @@ from retrieval.refresh import build, refresh
 from retrieval.types import Turn
 
 CLIENTS = 8
-QUESTIONS = 2400  # in all, by the 8 clients
+QUESTIONS = 1200  # in all, by the 8 clients (each question runs the reader: 2,400 took over a minute here)
 QUESTIONS_PER_VERSION = 150  # answered from each new version before the next refresh
 LIGHTHOUSE = ("Lighthouse Lit Again\n\nThe lighthouse of Cape Morro was lit again after repairs that cost 2 million "
               "euros. The keeper, Ana Viana, said ships had missed its light for two winters.\n")

@@ -1,47 +1,57 @@
-"""Which sentences answer, and in what order: pure functions over made-up passages."""
+"""Which sentences answer, and what the citations say of them: pure functions over made-up passages and readings."""
 
-from retrieval.answer import candidate_sentences, choose, compose, query_weights, score_sentences
-from retrieval.spans import main_verb
-from retrieval.terms import terms
+from retrieval.answer import Sentence, candidate_sentences, compose, query_weights, score_sentences
+from retrieval.reading import Reading, choose_readings
 from retrieval.types import Hit, Passage
 
-CEREMONY = ("On April 23, the International Cooperation Base was inaugurated in Beijing. "
-            "At the ceremony, the Plan for Cooperation was signed between the two offices.")
+MEETING = ("Yin Hejun met Wang Binying at the Beijing WIPO meeting on May 16. "
+           "Chen Hongbing and Wang Hong also joined the meeting.")
 
 
-def hit(article: str, text: str, score: float = 1.0, n: int = 0) -> Hit:
-    return Hit(Passage(f"{article}#{n}", n, article, article.title(), 0, len(text), text), score=score, dense=score)
+def hit(article: str, text: str, score: float = 1.0, n: int = 0, start: int = 0) -> Hit:
+    return Hit(Passage(f"{article}#{n}", n, article, article.title(), start, start + len(text), text), score=score,
+               dense=score)
 
 
-def answer_for(question: str, hits: list[Hit]):
-    wanted = query_weights(question, lambda t: 1.0)
-    scored = score_sentences(candidate_sentences(hits), question, wanted)
-    return choose(scored, wanted, predicate=lambda: main_verb(question))
+def readings(hits: list[Hit], span_scores: list[float], null: float = 0.0) -> list[Reading]:
+    wanted = query_weights("Who attended the meeting?", lambda t: 1.0)
+    sentences = candidate_sentences(hits)
+    out = [Reading(s, s.start, s.start + 3, score, null, 0.5, score) for s, score in zip(sentences, span_scores)]
+    return sorted(out, key=lambda r: -r.score)
 
 
-def test_main_verb_is_the_content_verb_of_the_question():
-    assert main_verb("What was signed at the inauguration ceremony?") == terms("signed")[0]
-    assert main_verb("Who attended the meeting?") == terms("attended")[0]
-    assert main_verb("What is the capital?") is None  # a copula says nothing
-    assert main_verb("Why?") is None
+def test_a_second_sentence_of_the_same_article_when_the_reader_finds_an_answer_in_it_too():
+    chosen = choose_readings(readings([hit("meeting", MEETING)], [9.0, 8.0]))
+    assert [r.sentence.text[:3] for r in chosen] == ["Yin", "Che"]
 
 
-def test_of_two_sentences_of_one_article_the_one_with_the_verb_comes_first():
-    chosen = answer_for("What was signed at the inauguration ceremony of the cooperation base?", [hit("base", CEREMONY)])
-    assert len(chosen) == 2
-    assert "signed" in chosen[0].text
-    answer = compose("q", chosen)
-    assert answer.text.index("signed") < answer.text.index("inaugurated")
+def test_no_second_sentence_when_the_reader_finds_no_answer_in_it_or_a_much_weaker_one():
+    assert len(choose_readings(readings([hit("meeting", MEETING)], [9.0, 8.0], null=8.5))) == 1
+    assert len(choose_readings(readings([hit("meeting", MEETING)], [9.0, 4.0]))) == 1
 
 
-def test_across_articles_the_better_sentence_stays_first():
-    hits = [hit("meeting", "Yin Hejun met Wang Binying at the Beijing WIPO meeting on May 16.", 1.0),
+def test_the_second_sentence_never_comes_from_another_article():
+    hits = [hit("meeting", "Yin Hejun met Wang Binying at the Beijing WIPO meeting on May 16."),
             hit("other", "Four vice mayors attended a different meeting.", 0.9)]
-    chosen = answer_for("Who attended the Beijing WIPO meeting?", hits)
-    assert chosen[0].hit.passage.article_id == "meeting"
+    chosen = choose_readings(readings(hits, [9.0, 8.9]))
+    assert [r.sentence.hit.passage.article_id for r in chosen] == ["meeting"]
 
 
-def test_one_sentence_when_a_second_adds_nothing():
+def test_citations_list_the_offsets_of_exactly_the_quoted_sentences():
+    text = MEETING + " The weather was fine."
+    passage_hit = hit("meeting", text, start=100)
+    article = "x" * 100 + text
+    sentences = candidate_sentences([passage_hit])
+    answer = compose("q", [sentences[1], sentences[0]])
+    (citation,) = answer.citations
+    assert [article[s.start:s.end] for s in citation.sentences] == [sentences[1].text, sentences[0].text]
+    assert answer.text == f"{sentences[1].text} [1] {sentences[0].text} [1]"
+    assert article[citation.start:citation.end] == citation.quote
+
+
+def test_sentences_are_scored_by_the_question_terms_they_hold():
     hits = [hit("a", "The plan was signed in Beijing. Unrelated weather was sunny and warm all week long.")]
-    chosen = answer_for("Where was the plan signed?", hits)
-    assert [s.text for s in chosen] == ["The plan was signed in Beijing."]
+    wanted = query_weights("Where was the plan signed?", lambda t: 1.0)
+    scored = score_sentences(candidate_sentences(hits), "Where was the plan signed?", wanted)
+    assert scored[0].text == "The plan was signed in Beijing." and scored[0].score > scored[1].score
+    assert isinstance(scored[0], Sentence)

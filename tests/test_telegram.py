@@ -210,3 +210,28 @@ def test_without_an_index_the_bot_says_so(bot_api, hashing, tmp_path, store):
         [start] = ask(bot_api, "/start")
         [answer] = ask(bot_api, QUESTION)
     assert start["text"] == answer["text"] == "I have no articles loaded yet: please try again in a minute."
+
+
+def test_inline_mode_answers_with_the_cited_answer_or_says_the_articles_dont(bot_api, tiny_engine, store):
+    with running(bot_api, tiny_engine, store):
+        answered = bot_api.wait_answer(bot_api.inline(QUESTION))
+        declined = bot_api.wait_answer(bot_api.inline("What is the capital of Mongolia?"))
+    [result] = answered["results"]
+    assert result["type"] == "article" and "Ines Duarte" in result["shown"] and "[1]" in result["shown"]
+    assert "New Harbour Bridge Opens" in result["shown"] and "New Harbour Bridge Opens" in result["description"]
+    assert result["input_message_content"]["parse_mode"] == "HTML"
+    assert 0 < int(answered["cache_time"]) <= 60
+    [result] = declined["results"]
+    assert result["title"] == "The articles don't say"
+    assert store.history("telegram:42") == []  # an inline question starts no conversation
+
+
+@pytest.mark.parametrize("text, title", [("", None), ("   ", None), ("why " * 75, "That question is too long")])
+def test_an_empty_or_over_long_inline_query_gets_a_clear_answer(bot_api, tiny_engine, store, text, title):
+    with running(bot_api, tiny_engine, store):
+        answer = bot_api.wait_answer(bot_api.inline(text))
+    if title is None:
+        assert answer["results"] == []
+    else:
+        [result] = answer["results"]
+        assert result["title"] == title and "256" in result["shown"]

@@ -15,15 +15,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import random
-import re
 import shutil
-import string
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from retrieval.evaluate import squad_normalise, token_f1  # noqa: E402  (SQuAD v1.1's own normalisation)
 from retrieval.reader import MODEL_DIR, MODEL_FILE, decode, feed, make_windows  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "squad" / "train-v1.1.json"
@@ -224,7 +221,8 @@ def export(args, settings) -> None:
                       input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=["start_logits", "end_logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
     int8 = args.run_dir / MODEL_FILE
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    # Per output channel: per-tensor scales cost 2.1 F1 points on the held-out questions, per channel 0.7.
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
 
     squad = json.loads(args.squad.read_text(encoding="utf-8"))
     _, reporting = split_articles(squad, settings["reporting_modulus"])
@@ -243,8 +241,8 @@ def export(args, settings) -> None:
             span = decode(windows, s, e, 1)[0]
             predicted = context[span.start:span.end] if span else ""
             golds = [a["text"] for a in qa["answers"]]
-            em.append(max(exact_match(predicted, g) for g in golds))
-            f1.append(max(f1_score(predicted, g) for g in golds))
+            em.append(max(float(squad_normalise(predicted) == squad_normalise(g)) for g in golds))
+            f1.append(max(token_f1(predicted, g) for g in golds))
         figures[name] = {"exact_match": round(float(np.mean(em)), 4), "f1": round(float(np.mean(f1)), 4),
                          "ms_per_question": round(1000 * (time.time() - began) / len(sample), 2)}
         print(name, figures[name])
@@ -263,26 +261,6 @@ def export(args, settings) -> None:
     }
     (MODEL_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(manifest, indent=2))
-
-
-# SQuAD v1.1's own evaluation: lower case, no punctuation, no articles, single spaces.
-def normalize_answer(text: str) -> str:
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def exact_match(prediction: str, gold: str) -> float:
-    return float(normalize_answer(prediction) == normalize_answer(gold))
-
-
-def f1_score(prediction: str, gold: str) -> float:
-    predicted, golden = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    common = sum((Counter(predicted) & Counter(golden)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(golden)
-    return 2 * precision * recall / (precision + recall)
 
 
 if __name__ == "__main__":

@@ -38,20 +38,34 @@ function say(text, isError = false) {
   status.classList.toggle("error", isError);
 }
 
-// "Sentence one. [1] Sentence two. [2]": the numbers become buttons that open their citation.
+// "Sentence one. [1] Sentence two. [2]": the numbers become buttons that open their citation, and the
+// reader's span is marked where it first stands in the text.
 function answerText(answer, open) {
   const p = el("p", { class: "answer-text" });
+  let spanShown = !answer.span;
   for (const part of answer.text.split(/(\[\d+\])/)) {
     const match = /^\[(\d+)\]$/.exec(part);
     const citation = match && answer.citations.find((c) => c.n === Number(match[1]));
+    const at = spanShown ? -1 : part.indexOf(answer.span);
     if (citation) {
       p.append(el("button", { type: "button", class: "cite-ref", "aria-label": `Show passage ${citation.n}`,
                               onclick: () => open(citation) }, `[${citation.n}]`));
+    } else if (at >= 0) {
+      p.append(part.slice(0, at), el("mark", { class: "span" }, answer.span), part.slice(at + answer.span.length));
+      spanShown = true;
     } else {
       p.append(part);
     }
   }
   return p;
+}
+
+// The sentences a citation quotes, as text: its offsets count code points of the article, and its
+// quote is the passage, which starts at `start`.
+function quotedSentences(c) {
+  const chars = Array.from(c.quote);
+  const sentences = c.sentences && c.sentences.length ? c.sentences : [{ start: c.start, end: c.end }];
+  return sentences.map((s) => chars.slice(s.start - c.start, s.end - c.start).join("")).join(" … ");
 }
 
 function renderAnswer(item, answer) {
@@ -62,7 +76,8 @@ function renderAnswer(item, answer) {
   if (answer.citations.length) {
     const list = el("ol", { class: "citations", "aria-label": "Citations" });
     for (const c of answer.citations) {
-      const quote = c.quote.length > 220 ? c.quote.slice(0, 220) + "…" : c.quote;
+      const sentences = quotedSentences(c);
+      const quote = sentences.length > 400 ? sentences.slice(0, 400) + "…" : sentences;
       list.append(el("li", {}, el("button", { type: "button", class: "citation", "data-passage": c.passage_id,
                                                onclick: () => open(c) },
                                   el("span", { class: "n" }, `[${c.n}] `), el("span", { class: "title" }, c.title)),
@@ -103,11 +118,25 @@ async function showPassage(citation) {
       article = await api("GET", `/v1/articles/${encodeURIComponent(citation.article_id)}`);
       state.articles.set(citation.article_id, article);
     }
-    // Offsets count code points (Python); JavaScript strings count UTF-16 units.
+    // Offsets count code points (Python); JavaScript strings count UTF-16 units. The passage is shown
+    // faintly around the sentences the answer quotes, which are marked.
     const chars = Array.from(article.text);
+    const piece = (a, b) => chars.slice(a, b).join("");
+    const sentences = (citation.sentences && citation.sentences.length ? citation.sentences
+                       : [{ start: citation.start, end: citation.end }]).slice().sort((a, b) => a.start - b.start);
+    const passage = el("span", { class: "passage" });
+    let at = citation.start;
+    const marks = [];
+    for (const s of sentences) {
+      const mark = el("mark", { tabIndex: -1 }, piece(s.start, s.end));
+      passage.append(piece(at, s.start), mark);
+      marks.push(mark);
+      at = s.end;
+    }
+    passage.append(piece(at, citation.end));
     const text = $("viewer-text");
-    const mark = el("mark", { id: "passage", tabIndex: -1 }, chars.slice(citation.start, citation.end).join(""));
-    text.replaceChildren(chars.slice(0, citation.start).join(""), mark, chars.slice(citation.end).join(""));
+    text.replaceChildren(piece(0, citation.start), passage, piece(citation.end));
+    const mark = marks[0];
     $("viewer-title").textContent = article.title;
     $("viewer-meta").textContent = [article.date, `passage ${citation.passage_id}`].filter(Boolean).join(" · ");
     $("viewer").hidden = false;

@@ -1,0 +1,156 @@
+"""Fit the answer's weights on the tuning parts only, and print them with their tuning-part figures.
+
+    .venv/bin/python benchmarks/fit_answer.py [--search-only | --skip-search]
+
+Fits, in order:
+0. The hybrid search's weights (`search.W_BM25`, `search.W_SENTENCE`), by a grid over hit@1 then
+   MRR of the tuning part's answerable first turns (`--search-only` stops after it: no reader needed).
+1. `reading.READ_SENTENCES`, `reading.READER_TERM` and `reading.W_SENTENCE`: how much the reader
+   reads, which of its scores ranks sentences, and how much the sentence's retrieval score adds to it, by a grid over the tuning part's short-answer
+   questions (mean span F1, then the answer in the first sentence).
+2. The abstention model of `confidence.py` (a logistic regression over its signals, the reader's
+   among them) on the tuning part's answerable and unanswerable first turns, and `MAX_DOUBT`: the
+   highest share of unanswerable questions refused while at most 1 % of answerable ones are.
+
+Questions: the seed and XQuAD development sets and tests/data/unanswerable_*.jsonl, split by article
+with `evaluate.part_of`; the reporting parts are never read here. Copy the printed values into the
+modules by hand: a change to them is a reviewed commit with `citeqa eval --part reporting` figures.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.settings import Settings, make_embedder  # noqa: E402
+from retrieval.confidence import WEIGHTS, signals  # noqa: E402
+from retrieval.engine import Engine, gather  # noqa: E402
+from retrieval.evaluate import load_questions, part_of, token_f1  # noqa: E402
+from retrieval.reader import Span  # noqa: E402
+from retrieval.reading import read, reader_term  # noqa: E402
+from retrieval.refresh import build  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "eval"
+SETS = [
+    (ROOT / "seeds", [SHARED / "dev.jsonl", ROOT / "tests/data/unanswerable_seeds.jsonl"]),
+    (SHARED / "xquad/corpus", [SHARED / "xquad/dev.jsonl", ROOT / "tests/data/unanswerable_xquad.jsonl"]),
+]
+GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
+TERMS = ("score", "margin", "logprob")
+
+
+def tuning_questions(embedder):
+    """(item, gathered) for every first turn of the tuning parts."""
+    for corpus, files in SETS:
+        with tempfile.TemporaryDirectory() as scratch:
+            build(corpus, Path(scratch), embedder)
+            engine = Engine.open(Path(scratch), embedder)
+            for path in files:
+                for conversation in load_questions(path):
+                    if part_of(conversation) == "tuning":
+                        yield conversation[0], gather(engine, conversation[0].question), engine.reader
+
+
+def fit_search(embedder) -> None:
+    from retrieval import search as search_module
+    from retrieval.evaluate import normalise
+
+    cases = []
+    for corpus, files in SETS:
+        scratch = tempfile.mkdtemp()
+        build(corpus, Path(scratch), embedder)
+        index = Engine.open(Path(scratch), embedder).index
+        for conversation in load_questions(files[0]):
+            item = conversation[0]
+            if part_of(conversation) == "tuning" and not item.abstain:
+                cases.append((index, item))
+    print(f"{len(cases)} answerable tuning first turns")
+    results = []
+    for w_bm25 in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0):
+        for w_sentence in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
+            search_module.W_BM25, search_module.W_SENTENCE = w_bm25, w_sentence
+            hit1, rr = [], []
+            for index, item in cases:
+                hits = search_module.diversify(search_module.search(index, embedder, item.question, k=9))
+                ranks = [n for n, h in enumerate(hits, 1) if h.passage.article_id == item.article
+                         and normalise(item.evidence) in normalise(h.passage.text)]
+                hit1.append(float(bool(ranks) and ranks[0] == 1))
+                rr.append(1.0 / ranks[0] if ranks else 0.0)
+            results.append((float(np.mean(hit1)), float(np.mean(rr)), w_bm25, w_sentence))
+    for h, m, b, w in sorted(results, reverse=True)[:8]:
+        print(f"W_BM25 {b:4.2f} W_SENTENCE {w:4.2f}: hit@1 {h:.4f}, mrr {m:.4f}")
+    h, m, b, w = max(results)
+    print(f"W_BM25 = {b}\nW_SENTENCE = {w}  (search.py)")
+
+
+def ranked(readings, w: float, term: str = "score"):
+    # A Reading carries the span's score, null score and probability: what reader_term reads.
+    return sorted(readings, key=lambda r: -(reader_term(Span(0, 0, 0, r.span_score, r.null_score, r.probability), term)
+                                           + w * r.sentence.score))
+
+
+def main() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    embedder = make_embedder(Settings())
+    if "--skip-search" not in sys.argv:
+        fit_search(embedder)
+    if "--search-only" in sys.argv:
+        return
+    data = list(tuning_questions(embedder))
+    short = [(item, g, reader) for item, g, reader in data if not item.abstain and g.hits
+             and all(len(a.split()) <= 5 for a in item.answer) and item.answer]
+    print(f"{len(data)} tuning questions, {len(short)} with a short answer")
+    results = {}
+    for most in (None, 8, 5, 4, 3, 2):
+        read_by = [(item, read(reader, g.question, g.hits, g.scored, 0.0, most)) for item, g, reader in short]
+        for term, w in ((t, w) for t in TERMS for w in GRID):
+            f1, hit = [], []
+            for item, readings in read_by:
+                top = ranked(readings, w, term)[0] if readings else None
+                f1.append(max(token_f1(top.span, a) for a in item.answer) if top else 0.0)
+                hit.append(float(bool(top) and all(a.lower() in top.sentence.text.lower() for a in item.answer)))
+            key = (float(np.mean(f1)), float(np.mean(hit)))
+            print(f"READ_SENTENCES {str(most):4} READER_TERM {term:7} W_SENTENCE {w:5.1f}: span F1 {key[0]:.4f}, "
+                  f"answer in the first sentence {key[1]:.4f}", flush=True)
+            results[(most, term, w)] = key
+    # The reader's time grows with what it reads: the least reading within 0.01 span F1 of the best.
+    top = max(results.values())[0]
+    budgets = [m for m in (2, 3, 4, 5, 8, None) if max(k[0] for (mm, _, _), k in results.items() if mm == m) >= top - 0.01]
+    best = max((key for key in results if key[0] == budgets[0]), key=lambda key: results[key])
+    print(f"READ_SENTENCES = {best[0]}\nREADER_TERM = {best[1]!r}\nW_SENTENCE = {best[2]}  (reading.py)")
+
+    names = list(WEIGHTS)
+    x, y = [], []
+    for item, g, reader in data:
+        if not g.hits:
+            continue
+        readings = read(reader, g.question, g.hits, g.scored, best[2], best[0], best[1])
+        s = signals(g.question, g.wanted, g.hits, [r.sentence for r in readings] or g.scored, g.index.sparse,
+                    readings[0] if readings else None)
+        x.append([getattr(s, n) for n in names])
+        y.append(item.abstain)
+    x, y = np.array(x), np.array(y)
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x, y)
+    print(f"{len(y)} questions with hits, {int(y.sum())} unanswerable")
+    print("WEIGHTS =", {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])})
+    print("BIAS =", round(float(model.intercept_[0]), 2))
+    doubt = model.predict_proba(x)[:, 1]
+    chosen = None
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
+        abstains = doubt > threshold
+        rate, false = abstains[y].mean(), abstains[~y].mean()
+        print(f"MAX_DOUBT {threshold}: abstain_rate {rate:.3f}, false_abstain {false:.4f}")
+        if false <= 0.01 and (chosen is None or rate > chosen[1]):
+            chosen = (threshold, rate)
+    print("MAX_DOUBT =", chosen[0] if chosen else "none keeps false_abstain at 1 %")
+
+
+if __name__ == "__main__":
+    main()
