@@ -155,7 +155,10 @@ def gather(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: i
                             prefer=resolved.prefer))[:top_k]
     wanted = query_weights(question, index.sparse.weight, resolved.context) if hits else {}
     scored = score_sentences(candidate_sentences(hits, top_k, index.sentences_of), question, wanted, kind) if hits else []
-    readings = read(reader, question, hits, scored) if hits else []
+    # A follow-up's pronoun means nothing to the reader alone: it reads the question after the words it
+    # points back to ("State Intellectual Property Office What is the WIPO Office in China When did it open?").
+    reader_question = f"{resolved.context} {question}" if resolved.followup else question
+    readings = read(reader, reader_question, hits, scored) if hits else []
     return Gathered(asked, question, resolved.search_query, resolved.followup, kind, index, hits, wanted, scored,
                     readings)
 
