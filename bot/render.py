@@ -14,12 +14,17 @@ def plain_text(answer: Answer, quote_chars: int = 300) -> str:
     if answer.span:
         lines.insert(0, f"Answer: {answer.span}")
     for c in answer.citations:
-        quote = textwrap.shorten(" ".join(c.quote.split()), quote_chars, placeholder=" …")
-        lines.append(f"[{c.n}] {c.title} ({c.passage_id})\n    “{quote}”")
+        # The sentences the answer quotes, with their offsets in the article; the passage when it has none.
+        ranges = cited_ranges(answer, c.n) or [(0, len(c.quote))]
+        quote = textwrap.shorten(" … ".join(" ".join(c.quote[s:e].split()) for s, e in ranges), quote_chars,
+                                 placeholder=" …")
+        where = ", ".join(f"{c.start + s}-{c.start + e}" for s, e in ranges)
+        lines.append(f"[{c.n}] {c.title} ({c.passage_id}, characters {where})\n    “{quote}”")
     return "\n".join(lines)
 
 
-FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "span_f1_all", "false_abstain", "abstain_rate",
+FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "span_exact_all", "span_f1_all",
+           "false_abstain", "abstain_rate",
            "followup_hit@3", "followup_answer_hit", "followup_false_abstain", "ask_p50_ms", "ask_p95_ms", "questions")
 
 
