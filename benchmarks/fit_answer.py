@@ -19,6 +19,7 @@ modules by hand: a change to them is a reviewed commit with `citeqa eval --part 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -31,8 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.confidence import WEIGHTS, signals  # noqa: E402
 from retrieval.engine import Engine, gather  # noqa: E402
-from retrieval.evaluate import load_questions, part_of, token_f1  # noqa: E402
-from retrieval.reader import Span  # noqa: E402
+from retrieval.evaluate import is_short, load_questions, part_of, token_f1  # noqa: E402
 from retrieval.reading import read, reader_term  # noqa: E402
 from retrieval.refresh import build  # noqa: E402
 
@@ -61,37 +61,37 @@ def fit_search(embedder) -> None:
     from retrieval import search as search_module
     from retrieval.evaluate import normalise
 
-    cases = []
-    for corpus, files in SETS:
-        scratch = tempfile.mkdtemp()
-        build(corpus, Path(scratch), embedder)
-        index = Engine.open(Path(scratch), embedder).index
-        for conversation in load_questions(files[0]):
-            item = conversation[0]
-            if part_of(conversation) == "tuning" and not item.abstain:
-                cases.append((index, item))
-    print(f"{len(cases)} answerable tuning first turns")
-    results = []
-    for w_bm25 in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0):
-        for w_sentence in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
-            search_module.W_BM25, search_module.W_SENTENCE = w_bm25, w_sentence
-            hit1, rr = [], []
-            for index, item in cases:
-                hits = search_module.diversify(search_module.search(index, embedder, item.question, k=9))
-                ranks = [n for n, h in enumerate(hits, 1) if h.passage.article_id == item.article
-                         and normalise(item.evidence) in normalise(h.passage.text)]
-                hit1.append(float(bool(ranks) and ranks[0] == 1))
-                rr.append(1.0 / ranks[0] if ranks else 0.0)
-            results.append((float(np.mean(hit1)), float(np.mean(rr)), w_bm25, w_sentence))
-    for h, m, b, w in sorted(results, reverse=True)[:8]:
-        print(f"W_BM25 {b:4.2f} W_SENTENCE {w:4.2f}: hit@1 {h:.4f}, mrr {m:.4f}")
-    h, m, b, w = max(results)
-    print(f"W_BM25 = {b}\nW_SENTENCE = {w}  (search.py)")
+    with contextlib.ExitStack() as scratches:  # the indexes are searched until the grid ends
+        cases = []
+        for corpus, files in SETS:
+            scratch = scratches.enter_context(tempfile.TemporaryDirectory())
+            build(corpus, Path(scratch), embedder)
+            index = Engine.open(Path(scratch), embedder).index
+            for conversation in load_questions(files[0]):
+                item = conversation[0]
+                if part_of(conversation) == "tuning" and not item.abstain:
+                    cases.append((index, item))
+        print(f"{len(cases)} answerable tuning first turns")
+        results = []
+        for w_bm25 in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0):
+            for w_sentence in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
+                search_module.W_BM25, search_module.W_SENTENCE = w_bm25, w_sentence
+                hit1, rr = [], []
+                for index, item in cases:
+                    hits = search_module.diversify(search_module.search(index, embedder, item.question, k=9))
+                    ranks = [n for n, h in enumerate(hits, 1) if h.passage.article_id == item.article
+                             and normalise(item.evidence) in normalise(h.passage.text)]
+                    hit1.append(float(bool(ranks) and ranks[0] == 1))
+                    rr.append(1.0 / ranks[0] if ranks else 0.0)
+                results.append((float(np.mean(hit1)), float(np.mean(rr)), w_bm25, w_sentence))
+        for h, m, b, w in sorted(results, reverse=True)[:8]:
+            print(f"W_BM25 {b:4.2f} W_SENTENCE {w:4.2f}: hit@1 {h:.4f}, mrr {m:.4f}")
+        h, m, b, w = max(results)
+        print(f"W_BM25 = {b}\nW_SENTENCE = {w}  (search.py)")
 
 
 def ranked(readings, w: float, term: str = "score"):
-    # A Reading carries the span's score, null score and probability: what reader_term reads.
-    return sorted(readings, key=lambda r: -(reader_term(Span(0, 0, 0, r.span_score, r.null_score, r.probability), term)
+    return sorted(readings, key=lambda r: -(reader_term(r.span_score, r.null_score, r.probability, term)
                                            + w * r.sentence.score))
 
 
@@ -105,7 +105,7 @@ def main() -> None:
         return
     data = list(tuning_questions(embedder))
     short = [(item, g, reader) for item, g, reader in data if not item.abstain and g.hits
-             and all(len(a.split()) <= 5 for a in item.answer) and item.answer]
+             and item.answer and is_short(item.answer)]
     print(f"{len(data)} tuning questions, {len(short)} with a short answer")
     results = {}
     for most in (None, 8, 5, 4, 3, 2):

@@ -207,7 +207,7 @@ def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, 
                 query_vectors.append(vector)
 
             def bare_reader(q: str) -> None:  # the floor with the reader: the same, then its forward passes
-                vector = embedder.encode([q])[0]  # over the three best passages, as `ask` reads them
+                vector = embedder.encode([q])[0]  # over the three best passages whole (`ask` reads less of them)
                 rows = [row for row, _ in version.dense.search(vector, 50)[:3]]
                 engine.reader.read(q, [version.passages[version.position[row]].text for row in rows])
 

@@ -145,7 +145,7 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
     if item.answer:
         text = answer.text.lower()
         out[f"{prefix}answer_hit"] = float(all(a.lower() in text for a in item.answer))
-        if _is_short(item.answer):
+        if is_short(item.answer):
             # SQuAD's way: the best over the gold answers, after its normalisation. span_exact_all and
             # span_f1_all are over every short answer; span_exact and span_f1 over the questions that
             # ask for a person, place, organisation, date, number or amount.
@@ -157,7 +157,8 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
     return out
 
 
-def _is_short(answers: tuple[str, ...]) -> bool:
+def is_short(answers: tuple[str, ...]) -> bool:
+    """Every gold answer five words or fewer: a span can be scored against them."""
     return all(len(a.split()) <= 5 for a in answers)
 
 

@@ -54,13 +54,13 @@ class Reading:
         return s.text[self.start - s.start:self.end - s.start]
 
 
-def reader_term(span, term: str = READER_TERM) -> float:
-    """The reader's part of a sentence's score (`span` has score, null_score and probability)."""
+def reader_term(score: float, null_score: float, probability: float, term: str = READER_TERM) -> float:
+    """The reader's part of a sentence's score, from its span's score, null score and probability."""
     if term == "margin":
-        return span.score - span.null_score
+        return score - null_score
     if term == "logprob":
-        return math.log(max(span.probability, 1e-12))
-    return span.score
+        return math.log(max(probability, 1e-12))
+    return score
 
 
 def read(reader: SentenceReader, question: str, hits: list[Hit], scored: list[Sentence],
@@ -92,7 +92,8 @@ def read(reader: SentenceReader, question: str, hits: list[Hit], scored: list[Se
                 continue
             key = (sentence.hit.passage.article_id, sentence.start)
             reading = Reading(sentence, base + span.start, base + span.end, span.score, span.null_score,
-                              span.probability, reader_term(span, term) + w_sentence * sentence.score)
+                              span.probability, reader_term(span.score, span.null_score, span.probability, term)
+                              + w_sentence * sentence.score)
             if key not in best or reading.score > best[key].score:  # a sentence two passages share
                 best[key] = reading
     return sorted(best.values(), key=lambda r: -r.score)

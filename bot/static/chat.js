@@ -60,12 +60,16 @@ function answerText(answer, open) {
   return p;
 }
 
+// The article ranges a citation quotes: its sentences, or the whole passage for a citation without them.
+function quotedRanges(c) {
+  return c.sentences && c.sentences.length ? c.sentences : [{ start: c.start, end: c.end }];
+}
+
 // The sentences a citation quotes, as text: its offsets count code points of the article, and its
 // quote is the passage, which starts at `start`.
 function quotedSentences(c) {
   const chars = Array.from(c.quote);
-  const sentences = c.sentences && c.sentences.length ? c.sentences : [{ start: c.start, end: c.end }];
-  return sentences.map((s) => chars.slice(s.start - c.start, s.end - c.start).join("")).join(" … ");
+  return quotedRanges(c).map((s) => chars.slice(s.start - c.start, s.end - c.start).join("")).join(" … ");
 }
 
 function renderAnswer(item, answer) {
@@ -122,8 +126,7 @@ async function showPassage(citation) {
     // faintly around the sentences the answer quotes, which are marked.
     const chars = Array.from(article.text);
     const piece = (a, b) => chars.slice(a, b).join("");
-    const sentences = (citation.sentences && citation.sentences.length ? citation.sentences
-                       : [{ start: citation.start, end: citation.end }]).slice().sort((a, b) => a.start - b.start);
+    const sentences = quotedRanges(citation).slice().sort((a, b) => a.start - b.start);
     const passage = el("span", { class: "passage" });
     let at = citation.start;
     const marks = [];
