@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot.admin import RefreshJob, admin_router
-from bot.conversations import ConversationStore, purge_expired_every
+from bot.conversations import ConversationStore, converse, purge_expired_every
 from bot.limits import BodyGuard, RateLimit
 from bot.metrics import CONTENT_TYPE, Metrics, RequestMetrics
 from bot.responses import SecurityHeaders, add_error_handlers
@@ -79,11 +79,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         """Answer a question with numbered citations; pass the returned conversation_id to ask a follow-up."""
         started, state = time.perf_counter(), request.app.state
         conversation = body.conversation_id or uuid.uuid4().hex
-        key = CONVERSATION_PREFIX + conversation
-        history = state.conversations.history(key) if body.conversation_id else []  # a new one has none yet
-        answer = ask(state.engine, body.question, history, top_k=body.top_k,
-                     article_ids=_allowed_articles(state.engine, body, by_date))
-        turn = state.conversations.append(key, answer.as_turn())
+        answer, turn = converse(state.engine, state.conversations, CONVERSATION_PREFIX + conversation, body.question,
+                                top_k=body.top_k, article_ids=_allowed_articles(state.engine, body, by_date))
         metrics.answered(answer.abstained)
         # Serialised here, not returned as a model: FastAPI validates a model a plain `def` returns in a
         # second trip through the threadpool, and each trip waits for a thread to wake (ms on a busy machine).
@@ -238,7 +235,7 @@ async def _watch_index(app: FastAPI, every: float) -> None:
 
 def _warm_up(engine: Engine) -> None:
     """A question that the index answers loads everything a question needs (the embedding model, the
-    language pipeline for spans), so the first user does not wait for it."""
+    reader), so the first user does not wait for it."""
     started = time.perf_counter()
     _one_thread_per_question(engine)
     try:

@@ -11,7 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from retrieval.types import Turn
+from retrieval.engine import Engine, ask
+from retrieval.types import Answer, Turn
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,14 @@ CREATE TABLE IF NOT EXISTS turns (
     search_query TEXT NOT NULL,
     span TEXT,
     PRIMARY KEY (conversation_id, turn)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    chat TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    conversation_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (chat, message_id)
 );
 CREATE TABLE IF NOT EXISTS feedback (
     conversation_id TEXT NOT NULL,
@@ -56,13 +65,14 @@ class ConversationStore:
         with self._lock:
             self._db.close()
 
-    def history(self, conversation_id: str) -> list[Turn]:
-        """The conversation's last turns, oldest first; [] when unknown or expired."""
+    def history(self, conversation_id: str, until_turn: int | None = None) -> list[Turn]:
+        """The conversation's last turns (up to `until_turn` when given), oldest first; [] when unknown or expired."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT question, answer, article_ids, search_query, span FROM turns "
-                "WHERE conversation_id = ? AND created >= ? ORDER BY turn DESC LIMIT ?",
-                (conversation_id, time.time() - self.ttl_seconds, self.max_turns),
+                "WHERE conversation_id = ? AND created >= ? AND turn <= ? ORDER BY turn DESC LIMIT ?",
+                (conversation_id, time.time() - self.ttl_seconds,
+                 until_turn if until_turn is not None else 2**62, self.max_turns),
             ).fetchall()
         return [Turn(q, a, tuple(json.loads(ids)), s, span) for q, a, ids, s, span in reversed(rows)]
 
@@ -84,10 +94,32 @@ class ConversationStore:
                              (conversation_id, number - self.max_turns))
         return number
 
-    def forget(self, conversation_id: str) -> bool:
+    def forget(self, conversation_id: str, threads: bool = False) -> bool:
+        """Delete the conversation's turns (and, with `threads`, those of "<id>/..."); True when there were any."""
+        where, args = "conversation_id = ?", [conversation_id]
+        if threads:
+            where, args = where + " OR substr(conversation_id, 1, ?) = ?", args + [len(conversation_id) + 1,
+                                                                                 conversation_id + "/"]
         with self._lock, self._transaction():
-            deleted = self._db.execute("DELETE FROM turns WHERE conversation_id = ?", (conversation_id,)).rowcount
+            deleted = self._db.execute(f"DELETE FROM turns WHERE {where}", args).rowcount
+            self._db.execute(f"DELETE FROM messages WHERE {where}", args)
         return deleted > 0
+
+    def remember_message(self, chat: str, message_id: int, conversation_id: str, turn: int) -> None:
+        """A message that carries `turn` of `conversation_id` (a Telegram answer), so a reply to it follows up there."""
+        with self._lock, self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?)",
+                             (chat, message_id, conversation_id, turn, time.time()))
+
+    def message_turn(self, chat: str, message_id: int) -> tuple[str, int] | None:
+        """(conversation, turn) that a remembered message carries, while that turn is still kept; else None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT m.conversation_id, m.turn FROM messages m JOIN turns t "
+                "ON t.conversation_id = m.conversation_id AND t.turn = m.turn "
+                "WHERE m.chat = ? AND m.message_id = ? AND t.created >= ?",
+                (chat, message_id, time.time() - self.ttl_seconds)).fetchone()
+        return (row[0], row[1]) if row else None
 
     def turn_exists(self, conversation_id: str, turn: int) -> bool:
         with self._lock:
@@ -108,9 +140,12 @@ class ConversationStore:
         return [(t, bool(h), c, s) for t, h, c, s in rows]
 
     def purge_expired(self) -> int:
-        """Delete every turn older than the time-to-live; returns how many. Feedback rows are kept."""
+        """Delete every turn (and remembered message) older than the time-to-live; returns how many turns.
+        Feedback rows are kept."""
+        oldest = time.time() - self.ttl_seconds
         with self._lock, self._transaction():
-            return self._db.execute("DELETE FROM turns WHERE created < ?", (time.time() - self.ttl_seconds,)).rowcount
+            self._db.execute("DELETE FROM messages WHERE created < ?", (oldest,))
+            return self._db.execute("DELETE FROM turns WHERE created < ?", (oldest,)).rowcount
 
     def _transaction(self):
         return _Immediate(self._db)
@@ -128,6 +163,14 @@ class _Immediate:
     def __exit__(self, kind, value, traceback):
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
         return False
+
+
+def converse(engine: Engine, store: ConversationStore, conversation_id: str, question: str,
+             until_turn: int | None = None, **ask_options) -> tuple[Answer, int]:
+    """A question in a conversation, the one way every front-end asks one: the conversation's history (up
+    to `until_turn`, for a reply to an older answer), `ask`, and the turn remembered. (answer, its turn)."""
+    answer = ask(engine, question, store.history(conversation_id, until_turn), **ask_options)
+    return answer, store.append(conversation_id, answer.as_turn())
 
 
 async def purge_expired_every(store: ConversationStore, seconds: float) -> None:

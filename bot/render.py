@@ -72,18 +72,33 @@ def cited_ranges(answer: Answer, n: int) -> list[tuple[int, int]]:
     return sorted(ranges)
 
 
+def span_range(answer: Answer, n: int) -> tuple[int, int] | None:
+    """Where the answer's span stands in citation `n`'s quote (the whole passage), inside a sentence the
+    answer quotes from it; None when the span is not in them."""
+    if not answer.span:
+        return None
+    citation = next((c for c in answer.citations if c.n == n), None)
+    for start, end in cited_ranges(answer, n):
+        at = citation.quote.find(answer.span, start, end)
+        if at >= 0:
+            return at, at + len(answer.span)
+    return None
+
+
 def telegram_passage(n: int | None, title: str, date: str | None, text: str,
-                     highlights: list[tuple[int, int]] = ()) -> list[str]:
-    """A whole passage under its title, with the cited sentences in bold."""
-    body, at = [], 0
-    for start, end in sorted(highlights):
-        start, end = max(start, at), min(end, len(text))
-        if start < end:
-            body += [escape(text[at:start]), f"<b>{escape(text[start:end])}</b>"]
-            at = end
-    body.append(escape(text[at:]))
+                     highlights: list[tuple[int, int]] = (), span: tuple[int, int] | None = None) -> list[str]:
+    """A whole passage under its title, the cited sentences in bold and the answer's span underlined."""
+    marks = [(s, e, "b") for s, e in highlights] + ([(*span, "u")] if span else [])
+    cuts = sorted({0, len(text), *(min(max(x, 0), len(text)) for s, e, _ in marks for x in (s, e))})
+    body = []
+    for start, end in zip(cuts, cuts[1:]):
+        piece = escape(text[start:end])
+        for tag in ("u", "b"):  # <b><u>...</u></b>: bold outside, as the sentence holds the span
+            if any(s <= start and end <= e for s, e, t in marks if t == tag):
+                piece = f"<{tag}>{piece}</{tag}>"
+        body.append(piece)
     head = f"<b>{f'[{n}] ' if n else ''}{escape(title)}</b>" + (f"\n<i>{escape(date)}</i>" if date else "")
-    return split_html(f"{head}\n\n{''.join(body)}")
+    return split_html(f"{head}\n\n{''.join(body).replace('</b><b>', '')}")
 
 
 def telegram_sources(articles: list[tuple[str, str | None]]) -> list[str]:

@@ -1,33 +1,33 @@
 """The Telegram bot's transport: `build_application(token, engine, store, settings)`, and how updates reach it
-(long polling, or the HTTP API's webhook route) and replies leave it (waiting out Telegram's 429s)."""
+(long polling, or the HTTP API's webhook route) and replies leave it (python-telegram-bot's rate limiter)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hmac
-import logging
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from telegram import Bot, BotCommand, Update
-from telegram.error import RetryAfter
-from telegram.ext import Application, BaseRateLimiter
+from telegram.ext import AIORateLimiter, Application
 
 from bot.conversations import ConversationStore, purge_expired_every
 from bot.index_watch import watch_index
 from bot.settings import Settings
+from bot.telegram_buttons import BUTTONS_KEPT
 from bot.telegram_handlers import COMMANDS, UPDATES, CiteqaBot
 from retrieval.engine import Engine
 
-log = logging.getLogger(__name__)
 
 
 def build_application(token: str, engine: Engine, store: ConversationStore, settings: Settings,
                       polling: bool = True) -> Application:
     """Without `polling` the application has no updater: updates come from the webhook route."""
     builder = (Application.builder().token(token).base_url(settings.telegram_api_url).concurrent_updates(True)
-               .rate_limiter(HonourRetryAfter()).post_init(_started).post_shutdown(_stopped))
+               # The library's limiter keeps under Telegram's flood limits (30 messages a second, 20 a minute
+               # in a group) and waits out a 429's retry_after, three times at most.
+               .rate_limiter(AIORateLimiter(max_retries=3)).arbitrary_callback_data(BUTTONS_KEPT)
+               .post_init(_started).post_shutdown(_stopped))
     if not polling:
         builder = builder.updater(None)
     application = builder.build()
@@ -39,31 +39,6 @@ def build_application(token: str, engine: Engine, store: ConversationStore, sett
     application.add_handlers(bot.handlers())
     application.add_error_handler(bot.error)
     return application
-
-
-class HonourRetryAfter(BaseRateLimiter[None]):
-    """Telegram's 429 says how long to wait: wait that long and send again, a few times at most."""
-
-    def __init__(self, attempts: int = 3, longest: float = 60.0):
-        self.attempts, self.longest = attempts, longest
-
-    async def initialize(self) -> None:
-        pass
-
-    async def shutdown(self) -> None:
-        pass
-
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as err:
-                wait = err.retry_after
-                wait = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
-                if attempt == self.attempts or wait > self.longest:
-                    raise
-                log.warning("Telegram asked to wait %.0f s before %s (attempt %d)", wait, endpoint, attempt)
-                await asyncio.sleep(wait)
 
 
 async def register_commands(bot: Bot) -> None:
@@ -117,6 +92,7 @@ def mount_webhook(app: FastAPI, settings: Settings) -> None:
             update = None
         if update is None:
             raise HTTPException(400, detail="the body is not a Telegram update")
+        application.bot.insert_callback_data(update)  # the button objects behind its keys, as polling does
         await application.update_queue.put(update)  # answered at once; the update is handled in the background
         return Response(status_code=200)
 

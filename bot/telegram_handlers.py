@@ -19,10 +19,10 @@ from telegram.error import TelegramError
 from telegram.ext import (BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
                           MessageHandler, filters)
 
-from bot.conversations import ConversationStore
+from bot.conversations import ConversationStore, converse
 from bot.render import telegram_html, telegram_passage, telegram_sources
 from bot.settings import Settings
-from bot.telegram_buttons import ShowPassage, Vote, answer_keyboard, pressed, without_votes
+from bot.telegram_buttons import ShowPassage, Vote, answer_keyboard, without_votes
 from retrieval.engine import Engine, ask
 from retrieval.errors import BadQuestion, IndexNotFound
 from retrieval.types import Answer
@@ -39,10 +39,12 @@ INLINE_MAX_CHARS = 256  # Telegram's own limit on an inline query
 HELP = ("Ask me a question in plain words and I answer from the news articles I know, with numbered sources.\n"
         "Follow-up questions (\"What did she say next?\") continue the conversation; /reset starts afresh.\n"
         "Under an answer, <b>Passage n</b> shows the whole passage a source comes from, and 👍 / 👎 tell me "
-        "whether the answer helped.\nIn a group, mention me or reply to me.\n/sources lists the articles.")
+        "whether the answer helped.\nReply to one of my answers to follow it up, in a group too (there, "
+        "mention me to ask something new).\n/sources lists the articles.")
 NOT_TEXT = "I read text only: send me your question in words."
 EDITED = "I answer new messages only: send the corrected question again."
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+EXPIRED_BUTTON = "That button has expired: ask the question again for fresh ones."
 
 
 class CiteqaBot:
@@ -79,7 +81,8 @@ class CiteqaBot:
         await update.effective_message.reply_html(HELP)
 
     async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await asyncio.to_thread(self.store.forget, _conversation(update.effective_chat.id))
+        # A group's conversations are threads of replies ("telegram:<chat>/<message>"): all of them go.
+        await asyncio.to_thread(self.store.forget, _conversation(update.effective_chat.id), True)
         await update.effective_message.reply_text("Done: I forgot this conversation. Ask me something new.")
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -104,24 +107,35 @@ class CiteqaBot:
             return
         if len(self.locks) > 10_000:
             self.locks = {chat: lock for chat, lock in self.locks.items() if lock.locked()}
-        # One question at a time per chat, so a follow-up always sees the turn before it.
-        async with self.locks.setdefault(message.chat_id, asyncio.Lock()), _typing(context.bot, message.chat_id):
-            answer, turn = await asyncio.to_thread(self._ask, _conversation(message.chat_id), text)
-        parts = telegram_html(answer)
-        for k, part in enumerate(parts):
-            keyboard = answer_keyboard(answer, turn, self.engine.index.version.by_id) if k == len(parts) - 1 else None
-            await message.reply_html(part, do_quote=k == 0 and message.chat.type != ChatType.PRIVATE,
-                                     reply_markup=keyboard)
+        # One question at a time per chat, so a follow-up always sees the turn before it: the answer is sent
+        # and its messages remembered before the chat's next question reads which answer it replies to.
+        async with self.locks.setdefault(message.chat_id, asyncio.Lock()):
+            async with _typing(context.bot, message.chat_id):
+                conversation, until_turn, note = await asyncio.to_thread(self._thread, message, context.bot.id)
+                answer, turn = await asyncio.to_thread(converse, self.engine, self.store, conversation, text,
+                                                       until_turn)
+            parts = telegram_html(answer)
+            if note:
+                parts[0] = f"<i>{escape(note)}</i>\n\n{parts[0]}"
+            for k, part in enumerate(parts):
+                keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.version.by_id) \
+                    if k == len(parts) - 1 else None
+                sent = await message.reply_html(part, do_quote=k == 0 and message.chat.type != ChatType.PRIVATE,
+                                                reply_markup=keyboard)
+                # A reply to any part of the answer follows it up.
+                await asyncio.to_thread(self.store.remember_message, _conversation(message.chat_id),
+                                        sent.message_id, conversation, turn)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button's object, as the library gives it back; anything else (InvalidCallbackData: forged, or
+        older than the library's cache; no data at all) is an expired button."""
         query = update.callback_query
-        press = pressed(query.data)
-        if isinstance(press, ShowPassage):
-            await self._passage(query, context.bot, press)
-        elif isinstance(press, Vote):
-            await self._feedback(query, press)
+        if isinstance(query.data, ShowPassage):
+            await self._passage(query, context.bot, query.data)
+        elif isinstance(query.data, Vote):
+            await self._vote(query, query.data)
         else:
-            await query.answer("That button no longer works.")
+            await query.answer(EXPIRED_BUTTON, show_alert=True)
 
     async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`@bot question` in any chat: the cited answer as one result to send there, or why there is none."""
@@ -164,10 +178,6 @@ class CiteqaBot:
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(chat.id, reply)
 
-    def _ask(self, conversation: str, text: str) -> tuple[Answer, int]:
-        answer = ask(self.engine, text, self.store.history(conversation))
-        return answer, self.store.append(conversation, answer.as_turn())
-
     async def _passage(self, query: CallbackQuery, bot: Bot, press: ShowPassage) -> None:
         version = self.engine.index.version
         position = version.position.get(press.row)
@@ -176,18 +186,37 @@ class CiteqaBot:
             return
         passage = version.passages[position]
         await query.answer()
-        for part in telegram_passage(press.n, passage.title, passage.date, passage.text, press.highlights):
+        for part in telegram_passage(press.n, passage.title, passage.date, passage.text, press.highlights, press.span):
             await bot.send_message(query.message.chat.id, part, parse_mode=ParseMode.HTML)
 
-    async def _feedback(self, query: CallbackQuery, vote: Vote) -> None:
-        conversation = _conversation(query.message.chat.id)
-        if not await asyncio.to_thread(self.store.turn_exists, conversation, vote.turn):
+    async def _vote(self, query: CallbackQuery, vote: Vote) -> None:
+        if not await asyncio.to_thread(self.store.turn_exists, vote.conversation, vote.turn):
             await query.answer("That answer is no longer in this chat's history.")
             return
-        await asyncio.to_thread(self.store.add_feedback, conversation, vote.turn, vote.helpful, None, "telegram")
+        await asyncio.to_thread(self.store.add_feedback, vote.conversation, vote.turn, vote.helpful, None, "telegram")
         await query.answer("Thanks for the feedback!")
         if isinstance(query.message, Message) and query.message.reply_markup:
             await query.edit_message_reply_markup(without_votes(query.message.reply_markup))
+
+    def _thread(self, message: Message, bot_id: int) -> tuple[str, int | None, str | None]:
+        """(conversation, up to which turn its history counts, a note for the reply) for a question.
+
+        A reply to one of the bot's answers follows that answer up, where it stood in its conversation.
+        Otherwise a private chat is one conversation, and in a group each new question starts its own
+        (several people ask there at once; replying is how a group follows up)."""
+        chat = _conversation(message.chat_id)
+        default = chat if message.chat.type == ChatType.PRIVATE else f"{chat}/{message.message_id}"
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
+            return default, None, None  # a reply to someone else's message is a new question
+        found = self.store.message_turn(chat, replied.message_id)
+        if found is not None:
+            return found[0], found[1], None
+        if replied.reply_markup is None:  # not an answer (answers end with buttons): /help, /sources, ...
+            return default, None, None
+        hours = self.settings.conversation_ttl_seconds / 3600
+        return default, None, (f"I no longer have a conversation behind that message (I keep them for {hours:g} "
+                               "hours), so I read this as a new question.")
 
 
 class ChatRateLimit:

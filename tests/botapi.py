@@ -95,10 +95,11 @@ class BotAPI:
         self._push({"message": message})
         return message
 
-    def press(self, message: dict, button: str, user: dict = USER) -> str:
-        """Press the inline button labelled `button` under one of the bot's messages; returns the query id."""
+    def press(self, message: dict, button: str, user: dict = USER, data: str | None = None) -> str:
+        """Press the inline button labelled `button` under one of the bot's messages; returns the query id.
+        With `data`, the press carries that callback data instead of the button's (a forged press)."""
         buttons = [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
-        data = next(b["callback_data"] for b in buttons if b["text"] == button)
+        data = data if data is not None else next(b["callback_data"] for b in buttons if b["text"] == button)
         with self.changed:
             query_id = str(next(self.query_ids))
             self.queries.add(query_id)
@@ -129,6 +130,11 @@ class BotAPI:
     def mark(self) -> int:
         with self.changed:
             return len(self.outbox)
+
+    def sent_since(self, chat_id: int, since: int) -> list[dict]:
+        """The messages the bot sent to `chat_id` after `mark()` returned `since`, without waiting."""
+        with self.changed:
+            return [m for m in self.outbox[since:] if m["chat"]["id"] == chat_id]
 
     def wait_replies(self, chat_id: int, since: int, count: int = 1) -> list[dict]:
         """The messages the bot sent to `chat_id` after `mark()` returned `since`, once there are `count`."""

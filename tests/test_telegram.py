@@ -1,7 +1,9 @@
 """The Telegram bot end to end: a real python-telegram-bot Application long-polls an imitation of the Bot
 API on 127.0.0.1 (tests/botapi.py), which refuses what Telegram refuses."""
 
-from html import escape
+import re
+import time
+from html import escape, unescape
 
 import pytest
 from botapi import BOT, RunningBot
@@ -10,7 +12,7 @@ from conftest import TINY, write_corpus
 from bot.conversations import ConversationStore
 from bot.settings import Settings
 from bot.telegram import build_application
-from bot.telegram_handlers import APOLOGY, EDITED, NOT_TEXT, ChatRateLimit
+from bot.telegram_handlers import APOLOGY, EDITED, EXPIRED_BUTTON, NOT_TEXT, ChatRateLimit
 from retrieval.engine import Engine
 from retrieval.refresh import build
 
@@ -93,7 +95,10 @@ def test_passage_button_and_feedback(bot_api, tiny_engine, store):
     sentence = "On March 3, 2021, the mayor of Port Alba, Ines Duarte, opened the new harbour bridge."
     assert sentence in answer["text"]
     assert passage["html"].startswith("<b>[1] New Harbour Bridge Opens</b>")
-    assert f"<b>{escape(sentence)}</b>" in passage["html"]
+    # The quoted sentence in bold, the reader's span underlined inside it.
+    span = unescape(re.search(r"<b>(.*?)</b>", answer["html"]).group(1))  # the answer's first bold: its span
+    before, after = sentence.split(span)
+    assert f"<b>{escape(before)}<u>{escape(span)}</u>{escape(after)}</b>" in passage["html"]
     assert "Alba Works Co., Ltd." in passage["text"]  # the whole passage, not just the quote
     assert passage_query in bot_api.answers
     assert store.feedback("telegram:1") == [(1, True, None, "telegram")]
@@ -111,9 +116,70 @@ def test_group_answers_only_when_mentioned_or_replied_to(bot_api, tiny_engine, s
         [followup] = ask(bot_api, "How much did it cost?", GROUP, chat_type="group", reply_to=answer)
     assert answer["reply_to"] == mention["message_id"] and "Ines Duarte" in answer["text"]
     assert "40 million euros" in followup["text"]
-    # Only the two addressed messages were asked, the mention taken out.
-    assert [t.question for t in store.history(f"telegram:{GROUP}")] == ["who opened the new harbour bridge?",
-                                                                        "How much did it cost?"]
+    # Only the two addressed messages were asked, the mention taken out: the reply follows the answer up
+    # in the conversation that the mention started.
+    assert [t.question for t in store.history(f"telegram:{GROUP}/{mention['message_id']}")] == [
+        "who opened the new harbour bridge?", "How much did it cost?"]
+
+
+def test_a_reply_follows_up_the_answer_it_replies_to_in_groups_and_private_chats(bot_api, tiny_engine, store):
+    with running(bot_api, tiny_engine, store):
+        [bridge] = ask(bot_api, f"@{BOT['username']} {QUESTION}", GROUP, chat_type="group")
+        [library] = ask(bot_api, f"@{BOT['username']} Who is the librarian?", GROUP, chat_type="group",
+                        user={"id": 8, "is_bot": False, "first_name": "Bo"})
+        [cost] = ask(bot_api, "How much did it cost?", GROUP, chat_type="group", reply_to=bridge)
+        # In a private chat the conversation is the chat's, and a reply to an older answer goes back to it.
+        [first] = ask(bot_api, QUESTION)
+        ask(bot_api, "Who is the librarian?")
+        [back] = ask(bot_api, "How much did it cost?", reply_to=first)
+    assert "40 million euros" in cost["text"] and "40 million euros" in back["text"]
+    threads = {t.question: t for t in store.history(f"telegram:{GROUP}/{bridge['reply_to']}")}
+    assert list(threads) == [QUESTION, "How much did it cost?"]  # the librarian's question is its own thread
+    assert [t.question for t in store.history(f"telegram:{GROUP}/{library['reply_to']}")] == ["Who is the librarian?"]
+    assert [t.question for t in store.history("telegram:1")][-1] == "How much did it cost?"
+
+
+def test_a_reply_to_someone_else_or_to_an_expired_answer_is_a_new_question(bot_api, tiny_engine, tmp_path):
+    store = ConversationStore(tmp_path / "c.sqlite", ttl_seconds=1.5)
+    with running(bot_api, tiny_engine, store):
+        other = bot_api.say("I think the bridge is lovely", GROUP, "group", user={"id": 8, "is_bot": False,
+                                                                                 "first_name": "Bo"})
+        since = bot_api.mark()
+        bot_api.say("Me too", GROUP, "group", reply_to=other)  # not for the bot: no answer
+        [new] = ask(bot_api, f"@{BOT['username']} {QUESTION}", GROUP, chat_type="group", reply_to=other)
+        assert bot_api.sent_since(GROUP, since) == [new]
+        [answer] = ask(bot_api, QUESTION)
+        time.sleep(1.6)
+        [late] = ask(bot_api, "How much did it cost?", reply_to=answer)
+        [help_] = ask(bot_api, "/help")
+        [after_help] = ask(bot_api, QUESTION, reply_to=help_)
+    assert "Ines Duarte" in new["text"]
+    assert late["text"].startswith("I no longer have a conversation behind that message (I keep them for")
+    assert "hours), so I read this as a new question." in late["text"]
+    assert [t.question for t in store.history("telegram:1")] == ["How much did it cost?", QUESTION]
+    assert "Ines Duarte" in after_help["text"] and "no longer" not in after_help["text"]
+    store.close()
+
+
+def test_forged_and_expired_buttons_get_a_friendly_answer_and_change_nothing(bot_api, tiny_engine, tmp_path):
+    path = tmp_path / "c.sqlite"
+    store = ConversationStore(path)
+    with running(bot_api, tiny_engine, store):
+        [answer] = ask(bot_api, QUESTION)
+        since = bot_api.mark()
+        forged = [bot_api.press(answer, "👍", data=data) for data in ("f:1:1", "x" * 64, "")]
+        for query in forged:
+            told = bot_api.wait_answer(query)
+            assert told["text"] == EXPIRED_BUTTON and told["show_alert"] in (True, "true")
+    store.close()
+    store = ConversationStore(path)
+    with running(bot_api, tiny_engine, store):  # a restart: the library no longer holds the buttons' objects
+        stale = [bot_api.press(answer, label) for label in ("Passage 1", "👍")]
+        for query in stale:
+            assert bot_api.wait_answer(query)["text"] == EXPIRED_BUTTON
+    assert bot_api.sent_since(1, since) == [] and store.feedback("telegram:1") == []
+    assert "👍" in buttons(bot_api.messages[1, answer["message_id"]])
+    store.close()
 
 
 def test_stickers_edits_unknown_commands_and_errors_get_a_hint_and_the_bot_keeps_running(bot_api, tiny_engine, tmp_path):

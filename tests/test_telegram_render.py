@@ -7,7 +7,7 @@ from html import escape
 import pytest
 from botapi import Refused, _checked_text, shown as visible
 
-from bot.render import cited_ranges, split_html, telegram_html, telegram_passage, telegram_sources
+from bot.render import cited_ranges, span_range, split_html, telegram_html, telegram_passage, telegram_sources
 from retrieval.types import Answer, Citation
 
 PASSAGE = "Intro sentence. Tom & Jerry <script>alert(1)</script> said \"hi\" [2]. Last one."
@@ -53,6 +53,21 @@ def test_passage_and_sources_are_valid_html():
     assert _checked_text(passage, "HTML").startswith("[1] A <title>\nMay 1\n\nIntro sentence.")
     [sources] = telegram_sources([("A & B", None), ("C", "April 8")])
     assert _checked_text(sources, "HTML") == "The 2 articles I know\n1. A & B\n2. C (April 8)"
+
+
+def test_the_span_is_found_inside_the_cited_sentences_only():
+    at = PASSAGE.index("said")
+    assert span_range(answer(span="said"), 1) == (at, at + 4)
+    assert span_range(answer(span="Intro"), 1) is None  # in the passage, but not in a sentence the answer quotes
+    assert span_range(answer(span="Spike"), 1) is None and span_range(answer(), 1) is None
+
+
+def test_the_passage_underlines_the_span_inside_its_bold_sentence():
+    quoted = answer(span="said")
+    [passage] = telegram_passage(1, "T", None, PASSAGE, cited_ranges(quoted, 1), span_range(quoted, 1))
+    before, after = CITED.split("said")
+    assert f"<b>{escape(before)}<u>said</u>{escape(after)}</b>" in passage
+    assert _checked_text(passage, "HTML") == f"[1] T\n\n{PASSAGE}"
 
 
 @pytest.mark.parametrize("seed", range(20))
