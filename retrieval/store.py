@@ -91,7 +91,8 @@ def load_version(path: Path) -> IndexVersion:
         raise IndexCorrupt(f"index version {path}: unreadable manifest.json ({err})") from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise IndexCorrupt(f"index version {path} has format {found!r}, expected {FORMAT_VERSION}")
+        raise IndexCorrupt(f"index version {path} has format {found!r}, but this citeqa reads format "
+                           f"{FORMAT_VERSION}: rebuild it with `citeqa index`")
     for name in FILES:
         try:
             expected = manifest["files"][name]["sha256"]

@@ -57,6 +57,20 @@ def test_manifest_that_disagrees_is_refused(built):
         store.load_version(version)
 
 
+@pytest.mark.parametrize("written", [0, store.FORMAT_VERSION + 1, None])
+def test_a_version_of_another_format_is_refused_with_the_command_that_rebuilds_it(built, written):
+    index_dir, version = built
+    manifest = json.loads((version / "manifest.json").read_text())
+    if written is None:
+        del manifest["format"]  # written before versions said their format
+    else:
+        manifest["format"] = written
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt, match=rf"format {written!r}, but this citeqa reads format "
+                                           rf"{store.FORMAT_VERSION}: rebuild it with `citeqa index`"):
+        store.load_current(index_dir)
+
+
 def test_garbage_manifest_is_refused(built):
     _, version = built
     (version / "manifest.json").write_text("{not json")
