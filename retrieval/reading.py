@@ -1,7 +1,8 @@
 """The reader over the retrieved passages: each candidate sentence with the best answer span inside it.
 
-The reader reads each top passage whole (one or two windows) beside the question; its span score
-for a sentence, plus a little of the sentence's retrieval score, ranks the sentences the answer quotes.
+The reader reads the best-scored candidate sentences of the top passages (each with the sentence before
+it) beside the question; its span score for a sentence, plus the sentence's retrieval score weighted,
+ranks the sentences the answer quotes.
 """
 
 from __future__ import annotations
