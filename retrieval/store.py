@@ -110,7 +110,10 @@ def load_version(path: Path) -> IndexVersion:
         articles = {a["id"]: Article(**{**a, "sections": tuple(map(tuple, a["sections"]))})
                     for a in _read_jsonl(path / "articles.jsonl")}
         passages = [Passage(**p) for p in _read_jsonl(path / "passages.jsonl")]
-        vectors = np.load(path / "vectors.npy", allow_pickle=False)
+        # Memory-mapped, not copied: FAISS holds its own copy for search; these rows are read for the
+        # cosines of BM25-only candidates, filtered searches and a refresh's unchanged passages. A
+        # version's files never change after publishing, and a pruned one stays readable while mapped.
+        vectors = np.load(path / "vectors.npy", allow_pickle=False, mmap_mode="r")
         dense = DenseIndex.load(path / "index.faiss")
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise IndexCorrupt(f"index version {path}: {err}") from err
