@@ -17,8 +17,8 @@ from retrieval.types import Hit
 
 # How much the sentence's own score (term coverage, bigrams, the passage's retrieval prior; about
 # 0-2) adds to the reader's span score (start + end logits, about -10 to 20). Fitted on the tuning
-# parts (benchmarks/fit_answer.py): the retrieval evidence weighs as much as the reader's.
-W_SENTENCE = 6.0
+# parts (benchmarks/fit_answer.py): the retrieval evidence weighs about as much as the reader's.
+W_SENTENCE = 3.0
 # What of the reader's output ranks sentences across windows: "score" (start + end logits), "margin"
 # (that over the window's "no answer"), or "logprob" (the log of the span's share in its window).
 # Raw logits are known to compare poorly across windows; which serves best is fitted too.
@@ -29,8 +29,8 @@ READER_TERM = "score"
 SECOND_MARGIN = 2.0
 # How many of the best-scored candidate sentences the reader reads (each with the one before it);
 # None reads the top passages whole. The reader's time grows with what it reads: on the tuning parts
-# five gave span F1 and the answer in the first sentence within 0.01 of whole passages (0.713 and
-# 0.915 against 0.714 and 0.915; two gave 0.708 and 0.892).
+# five gave span F1 and the answer in the first sentence within 0.004 of whole passages (0.745 and
+# 0.912 against 0.747 and 0.915; two gave 0.716 and 0.871).
 READ_SENTENCES: int | None = 5
 
 
