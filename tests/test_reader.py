@@ -95,11 +95,33 @@ def test_the_shipped_manifest_records_data_settings_and_held_out_figures():
     manifest = json.loads((MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["data"]["sha256"] == "5e29ccdc6f066fb54f7aaeaf43b892981c4fffd91ec0ef558e8d72433bec578a"
     held_out = manifest["held_out"]
-    # Measured 0.709 (int8) and 0.716 (fp32) on 2,000 questions of held-out articles: a band, not the
-    # issue's 0.75, which this model (57,600 windows, under one epoch) does not reach yet.
-    assert held_out["int8"]["f1"] >= 0.70 and held_out["questions"] >= 1000
+    # Measured 0.737 (int8 and fp32) on 2,000 questions of held-out articles: a band, not the issue's
+    # 0.75, which this model (137,600 windows, 1.6 epochs) does not reach yet.
+    assert held_out["int8"]["f1"] >= 0.73 and held_out["questions"] >= 1000
     assert held_out["fp32"]["f1"] - held_out["int8"]["f1"] <= 0.01  # int8 keeps the figure
     assert manifest["settings"]["max_length"] >= 128 and manifest["command"]
+
+
+def test_the_shipped_weights_read_held_out_squad_articles_as_the_manifest_says(reader):
+    """The manifest's figure checked, not only read: 300 questions of the articles training never saw."""
+    import random
+    import sys
+
+    from retrieval.evaluate import token_f1
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import SETTINGS, SQUAD, questions, split_articles
+
+    _, reporting = split_articles(json.loads(SQUAD.read_text(encoding="utf-8")), SETTINGS["reporting_modulus"])
+    sample = list(questions(reporting))
+    random.Random(7).shuffle(sample)  # another sample than the manifest's (seed 13)
+    f1 = []
+    for _, context, qa in sample[:300]:
+        [span] = reader.read(qa["question"], [context])
+        predicted = context[span.start:span.end] if span else ""
+        f1.append(max(token_f1(predicted, a["text"]) for a in qa["answers"]))
+    # 300 questions: the mean is within about 0.04 of the 2,000-question figure (0.737).
+    assert np.mean(f1) >= 0.69
 
 
 UNSEEN = [("Who opened the new harbour bridge?", "Ines Duarte"), ("How much did the bridge cost?", "40 million euros"),
