@@ -41,7 +41,7 @@ eval: install
 	$(BIN)/citeqa eval --part reporting --questions ../shared/eval/dev.jsonl --retriever dense,bm25,rrf,hybrid
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions ../shared/eval/xquad/dev.jsonl --retriever dense,bm25,rrf,hybrid
 
-# Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/, about 20-25 minutes.
+# Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/ and the README's tables, about 7 minutes.
 bench: install
 	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/run.py

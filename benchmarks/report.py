@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+# The README quotes the last run's tables between these lines, exactly (tests/test_readme.py checks).
+BEGIN, END = "<!-- bench: begin (benchmarks/run.py copies results.md here) -->", "<!-- bench: end -->"
+
+
+def copy_into_readme(tables: str, readme: Path = README) -> None:
+    """The README's performance figures become this run's: one set, never older ones beside them."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    readme.write_text(f"{text[:start]}\n{tables.strip()}\n{text[end:]}", encoding="utf-8")
+
+
+def readme_tables(readme: Path = README) -> str:
+    text = readme.read_text(encoding="utf-8")
+    return text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip()
+
 
 def markdown(r: dict) -> str:
     m, ix, rf = r["machine"], r["indexing"], r["refresh"]

@@ -17,7 +17,7 @@ from telegram import (Bot, CallbackQuery, InlineQueryResultArticle, InputTextMes
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
-                          MessageHandler, filters)
+                          InvalidCallbackData, MessageHandler, filters)
 
 from bot.conversations import ConversationStore, converse
 from bot.render import telegram_html, telegram_passage, telegram_sources
@@ -61,6 +61,9 @@ class CiteqaBot:
         return [
             *(CommandHandler(name, getattr(self, name), filters=message) for name, _ in COMMANDS),
             MessageHandler(message & filters.TEXT & ~filters.COMMAND, self.question),
+            # The library's own answer to a key it does not hold (forged, or older than its cache). First:
+            # a press without data matches any pattern, so it lands here too.
+            CallbackQueryHandler(self.expired_button, pattern=InvalidCallbackData),
             CallbackQueryHandler(self.button),
             InlineQueryHandler(self.inline),
             MessageHandler(message & private & filters.COMMAND, self.help),
@@ -127,15 +130,17 @@ class CiteqaBot:
                                         sent.message_id, conversation, turn)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A button's object, as the library gives it back; anything else (InvalidCallbackData: forged, or
-        older than the library's cache; no data at all) is an expired button."""
+        """A button's object, as the library gives it back."""
         query = update.callback_query
         if isinstance(query.data, ShowPassage):
             await self._passage(query, context.bot, query.data)
         elif isinstance(query.data, Vote):
             await self._vote(query, query.data)
-        else:
-            await query.answer(EXPIRED_BUTTON, show_alert=True)
+        else:  # an object this bot does not make: nothing to do but say so
+            await self.expired_button(update, context)
+
+    async def expired_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.callback_query.answer(EXPIRED_BUTTON, show_alert=True)
 
     async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`@bot question` in any chat: the cited answer as one result to send there, or why there is none."""

@@ -1,5 +1,6 @@
-"""The README's tour is real output: the same commands, run now, print what it shows (timings, version
-names and ids aside). When this fails, run `.venv/bin/python tests/readme_tour.py` and read the diff."""
+"""The README cannot drift: its tour is what the same commands print now (timings, version names and ids
+aside; when this fails, run `.venv/bin/python tests/readme_tour.py` and read the diff), and its performance
+tables are the last benchmark run's, exactly."""
 
 import difflib
 
@@ -20,3 +21,15 @@ def test_what_varies_between_runs_is_all_that_is_ignored():
                                "version <version>")
     assert normalise('"seconds": 0.0123, "turn": 1') == '"seconds": <seconds>, "turn": 1'
     assert normalise("Answer: 23 passages") == "Answer: 23 passages"  # counts and answers are compared as they are
+
+
+def test_the_readme_quotes_the_last_benchmark_run_and_only_it():
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import report
+
+    results = (ROOT / "benchmarks" / "results" / "results.md").read_text(encoding="utf-8").strip()
+    assert report.readme_tables() == results, "run `make bench` (or benchmarks/run.py --report-only)"
