@@ -19,6 +19,7 @@ def test_what_varies_between_runs_is_all_that_is_ignored():
     line = 'indexed 5 articles, 23 passages in 4.9 s (4.7 passages/s); skipped 0 files; version 20261122T030313Z'
     assert normalise(line) == ("indexed 5 articles, 23 passages in <seconds> s (<rate> passages/s); skipped 0 files; "
                                "version <version>")
+    assert normalise('"index_version":"20261202T031108777621Z"') == '"index_version":"<version>"'
     assert normalise('"seconds": 0.0123, "turn": 1') == '"seconds": <seconds>, "turn": 1'
     assert normalise("Answer: 23 passages") == "Answer: 23 passages"  # counts and answers are compared as they are
 
