@@ -43,12 +43,15 @@ TELEGRAM_LIMIT = 4096  # characters a message may hold
 _MARKED = re.compile(r" ?(.+?) \[(\d+)\](?= |$)", re.S)  # the answer's sentences, each with its passage number
 
 
-def telegram_html(answer: Answer, quote_chars: int = 120) -> list[str]:
-    """The answer, its span in bold, then the numbered citations; one string per message."""
+def telegram_html(answer: Answer, quote_chars: int = 120, note: str | None = None) -> list[str]:
+    """`note` in italics when given, the answer with its span in bold, then the numbered citations; one
+    string per message (the note is split with the rest, so no message outgrows Telegram's limit)."""
+    blocks = [f"<i>{escape(note)}</i>"] if note else []
     if answer.abstained:
-        return [f"{escape(answer.text)} Nothing in the articles I know answers that. Try asking it another way, "
-                "or send /sources to see which articles I have."]
-    blocks = [_with_span(answer.text, answer.span)]
+        blocks.append(f"{escape(answer.text)} Nothing in the articles I know answers that. Try asking it another "
+                      "way, or send /sources to see which articles I have.")
+        return split_html("\n\n".join(blocks))
+    blocks.append(_with_span(answer.text, answer.span))
     for c in answer.citations:
         ranges = cited_ranges(answer, c.n)
         quote = c.quote[ranges[0][0]:ranges[0][1]] if ranges else c.quote

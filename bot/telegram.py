@@ -19,7 +19,6 @@ from bot.telegram_handlers import COMMANDS, UPDATES, CiteqaBot
 from retrieval.engine import Engine
 
 
-
 def build_application(token: str, engine: Engine, store: ConversationStore, settings: Settings,
                       polling: bool = True) -> Application:
     """Without `polling` the application has no updater: updates come from the webhook route."""

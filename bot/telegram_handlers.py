@@ -117,9 +117,7 @@ class CiteqaBot:
                 conversation, until_turn, note = await asyncio.to_thread(self._thread, message, context.bot.id)
                 answer, turn = await asyncio.to_thread(converse, self.engine, self.store, conversation, text,
                                                        until_turn)
-            parts = telegram_html(answer)
-            if note:
-                parts[0] = f"<i>{escape(note)}</i>\n\n{parts[0]}"
+            parts = telegram_html(answer, note=note)
             for k, part in enumerate(parts):
                 keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.version.by_id) \
                     if k == len(parts) - 1 else None

@@ -55,6 +55,16 @@ def test_passage_and_sources_are_valid_html():
     assert _checked_text(sources, "HTML") == "The 2 articles I know\n1. A & B\n2. C (April 8)"
 
 
+def test_a_note_leads_the_answer_and_is_split_with_it():
+    note = "I read this as a new question."
+    long = answer(text=("A very long sentence about cats and mice. " * 95).strip() + " [1]")
+    parts = telegram_html(long, note=note)
+    assert len(parts) >= 2 and parts[0].startswith(f"<i>{note}</i>\n\n")
+    assert all(len(_checked_text(part, "HTML")) <= 4096 for part in parts)  # the imitation refuses more
+    [declined] = telegram_html(Answer("q?", "The articles don't say.", abstained=True), note=note)
+    assert declined.startswith(f"<i>{note}</i>\n\nThe articles don&#x27;t say.")
+
+
 def test_the_span_is_found_inside_the_cited_sentences_only():
     at = PASSAGE.index("said")
     assert span_range(answer(span="said"), 1) == (at, at + 4)
