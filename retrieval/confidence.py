@@ -69,7 +69,7 @@ def signals(question: str, wanted: dict[str, float], hits: list[Hit], scored: li
     named = [n for n in names if any(_word_in(w, mentioned) for w in n.split())]
     # A name with a word the whole corpus never contains: "Eiffel Tower", "Beijing National Stadium"
     # (numbers aside: "2013" may be phrased otherwise).
-    unseen = any(term not in sparse.idf for n in names if not any(c.isdigit() for c in n) for term in terms(n))
+    unseen = any(term not in sparse for n in names if not any(c.isdigit() for c in n) for term in terms(n))
     return Signals(
         cosine=max((h.dense for h in hits if h.dense is not None), default=0.0),
         sentence_coverage=coverage(wanted, scored[0].text) if scored else 0.0,

@@ -15,6 +15,7 @@ from retrieval.articles import MAX_ARTICLE_BYTES, Skipped, read_folder
 from retrieval.embed import Embedder
 from retrieval.errors import CiteqaError, NoArticles
 from retrieval.passages import MAX_WORDS, MIN_WORDS, split_passages
+from retrieval.text_index import TextIndex
 from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,12 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
         ordered = [pair for a in articles for pair in by_article.get(a.id, [])]
         dimension = new_vectors.shape[1] if len(new_vectors) else previous.vectors.shape[1]
         vectors = np.stack([v for _, v in ordered]) if ordered else np.zeros((0, dimension), np.float32)
+        passages = [p for p, _ in ordered]
+        # The kept passages' sentences and term ids are copied as stored; only the new ones are split.
+        text = TextIndex.build(passages, previous.text, previous.position) if previous else None
         version = store.write_version(
-            index_dir, articles, [p for p, _ in ordered], vectors, model=embedder.name,
-            settings=PIPELINE, next_row=next_row, checkpoint=checkpoint, dense_index=dense_index,
+            index_dir, articles, passages, vectors, model=embedder.name,
+            settings=PIPELINE, next_row=next_row, checkpoint=checkpoint, dense_index=dense_index, text=text,
         )
         pruned = store.prune(index_dir)
         return RefreshReport(**report, passages=len(ordered), embedded=len(new_passages),

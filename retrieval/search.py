@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Collection, Literal
 
 import numpy as np
 
 from retrieval.embed import Embedder
 from retrieval.fusion import reciprocal_rank_fusion
-from retrieval.sparse import SparseIndex
-from retrieval.spelling import Speller, names_in
+from retrieval.spelling import Speller
 from retrieval.store import IndexVersion
-from retrieval.sentence_index import SentenceIndex
-from retrieval.sentences import sentences_with_terms
+from retrieval.sentence_index import Sentences
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
 
@@ -28,26 +25,17 @@ RERANK = 15  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the 
 
 
 class SearchIndex:
-    """A loaded version with the BM25 index built over it: everything a search needs, immutable."""
+    """A loaded version and what a search reads from it, immutable: everything was made by the build."""
 
     def __init__(self, version: IndexVersion):
         self.version = version
-        passages = version.passages
-        # One split of every passage into sentences gives both what BM25 indexes and the sentence index.
-        self.sentence_index, passage_terms = SentenceIndex.build(p.text for p in passages)
-        heading = functools.lru_cache(maxsize=1024)(lambda title, date: terms(f"{title} {date}"))
-        self.sparse = SparseIndex(heading(p.title, p.date or "") + text_terms for p, text_terms in zip(passages, passage_terms))
-        self.speller = Speller(self.sparse.idf, names_in(p.text for p in passages))
-        # Sentences and their terms, computed for the passages questions reach and kept for the next.
-        self.sentences = functools.lru_cache(maxsize=50_000)(self._sentences)
+        self.sentence_index = version.text.sentences
+        self.sparse = version.text.sparse
+        self.speller = Speller(self.sparse, version.text.all_names)
 
-    def _sentences(self, position: int) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
-        """(start, end, terms in order) of each sentence of a passage, offsets relative to the passage."""
-        return sentences_with_terms(self.version.passages[position].text)
-
-    def sentences_of(self, passage: Passage) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
-        """The same for a passage of this version: the answer reads the sentences the search split."""
-        return self.sentences(self.version.position[passage.row])
+    def sentences_of(self, passage: Passage) -> Sentences:
+        """(start, end, terms in order) of each sentence of a passage of this version, offsets in the passage."""
+        return self.sentence_index.sentences(self.version.position[passage.row])
 
     @property
     def name(self) -> str:

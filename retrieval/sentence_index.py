@@ -1,51 +1,72 @@
-"""Every passage's sentences as term ids in flat arrays: the best sentence's share of a query, for many
-passages at once, without splitting a passage while a question waits."""
+"""Every passage's sentences, with their offsets and term ids, in flat arrays written with the version.
+
+The build splits each passage once; loading memory-maps the arrays, and a question reads the
+sentences of the passages it reaches (`sentences`) and the best sentence's share of its terms, for
+many passages at once (`best_coverage`), without splitting or tokenising anything.
+"""
 
 from __future__ import annotations
 
 from array import array
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from retrieval.sentences import sentences_with_terms
 
+FILES = ("sentence_spans.npy", "sentence_terms.npy", "sentence_term_ends.npy", "passage_sentence_ends.npy")
+Sentences = tuple[tuple[int, int, tuple[str, ...]], ...]  # (start, end, terms in order), offsets in the passage
+
 
 class SentenceIndex:
-    """Built once per loaded version, from the same sentence split the answers use.
+    def __init__(self, spans: np.ndarray, term_ids: np.ndarray, term_ends: np.ndarray, passage_ends: np.ndarray,
+                 vocabulary: dict[str, int]):
+        self.spans = spans  # (sentences, 2) int32: start and end of each sentence in its passage's text
+        self.term_ids = term_ids  # int32: the term ids of every sentence, sentence after sentence
+        self.term_ends = term_ends  # int64: where each sentence's terms end in term_ids
+        self.passage_ends = passage_ends  # int64: where each passage's sentences end in spans
+        self.vocabulary = vocabulary  # term -> id, shared with BM25
+        self._terms: list[str] | None = None
 
-    Splitting the 15 candidates of a question on demand cost 2 ms at 100k passages, more than
-    anything else a search does besides embedding and FAISS; this keeps about 4 bytes a term
-    (26 MB at 100k passages).
-    """
+    @property
+    def terms(self) -> list[str]:
+        """id -> term; made on first use (only an answer reads terms back as text)."""
+        if self._terms is None:
+            names = [""] * len(self.vocabulary)
+            for term, i in self.vocabulary.items():
+                names[i] = term
+            self._terms = names
+        return self._terms
 
-    def __init__(self, vocabulary: dict[str, int], ids: np.ndarray, sentence_ends: np.ndarray,
-                 passage_ends: np.ndarray):
-        self.vocabulary = vocabulary
-        self.ids = ids  # the term ids of every sentence that has a term, passage after passage
-        self.sentence_ends = sentence_ends  # where each of those sentences ends in ids
-        self.passage_ends = passage_ends  # where each passage's sentences end in sentence_ends
+    def __len__(self) -> int:
+        return len(self.passage_ends)
 
-    @classmethod
-    def build(cls, texts: Iterable[str]) -> tuple["SentenceIndex", list[list[str]]]:
-        """The index of `texts` (one a passage) and each text's terms in order: what BM25 indexes, so a
-        load tokenises every passage once for both."""
-        vocabulary = _Numbering()
-        number = vocabulary.__getitem__
-        ids, sentence_ends, passage_ends = array("i"), array("q"), array("q")
-        passage_terms: list[list[str]] = []
-        for text in texts:
-            found: list[str] = []
-            for _, _, sentence_terms in sentences_with_terms(text):
-                if sentence_terms:  # a sentence without a term covers nothing
-                    ids.extend(map(number, sentence_terms))
-                    sentence_ends.append(len(ids))
-                    found.extend(sentence_terms)
-            passage_ends.append(len(sentence_ends))
-            passage_terms.append(found)
-        arrays = (np.array(ids, dtype=np.int32), np.array(sentence_ends, dtype=np.int64),
-                  np.array(passage_ends, dtype=np.int64))
-        return cls(dict(vocabulary), *arrays), passage_terms
+    def _sentence_range(self, position: int) -> tuple[int, int]:
+        return (int(self.passage_ends[position - 1]) if position else 0), int(self.passage_ends[position])
+
+    def _term_start(self, sentence: int) -> int:
+        return int(self.term_ends[sentence - 1]) if sentence else 0
+
+    def sentences(self, position: int) -> Sentences:
+        """(start, end, terms in order) of each sentence of the passage at `position`."""
+        first, last = self._sentence_range(position)
+        if first == last:
+            return ()
+        names = self.terms
+        ends = self.term_ends[first:last].tolist()
+        ids = self.term_ids[self._term_start(first):ends[-1]].tolist()
+        base = self._term_start(first)
+        out, start = [], 0
+        for (s, e), end in zip(self.spans[first:last].tolist(), ends):
+            out.append((s, e, tuple(names[i] for i in ids[start:end - base])))
+            start = end - base
+        return tuple(out)
+
+    def passage_term_ids(self, position: int) -> np.ndarray:
+        """The term ids of a passage's sentences, in order: what BM25 indexes besides the heading."""
+        first, last = self._sentence_range(position)
+        return self.term_ids[self._term_start(first):self._term_start(last)]
 
     def best_coverage(self, positions: Sequence[int], wanted: dict[str, float]) -> dict[int, float]:
         """Per passage position, the weighted share of `wanted` that its best single sentence holds."""
@@ -57,19 +78,105 @@ class SentenceIndex:
         weights = np.array([w for _, w in known])
         out = {}
         for i in positions:
-            first = int(self.passage_ends[i - 1]) if i else 0
-            last = int(self.passage_ends[i])
-            if first == last:
+            first, last = self._sentence_range(i)
+            start, stop = self._term_start(first), self._term_start(last)
+            if start == stop:  # no sentence with a term
                 out[i] = 0.0
                 continue
-            start = int(self.sentence_ends[first - 1]) if first else 0
-            present = self.ids[start:self.sentence_ends[last - 1], None] == query_ids  # tokens x query terms
-            starts = np.empty(last - first, dtype=np.int64)  # every sentence holds a term: none is empty
-            starts[0] = 0
-            starts[1:] = self.sentence_ends[first:last - 1] - start
+            present = self.term_ids[start:stop, None] == query_ids  # tokens x query terms
+            ends = self.term_ends[first:last] - start
+            starts = np.concatenate(([0], ends[:-1]))
+            # A sentence without terms has no rows: reduceat over the others (whose rows run to the next
+            # one's start, with nothing between) gives each sentence its own terms.
+            starts = starts[ends > starts]
             per_sentence = np.logical_or.reduceat(present, starts, axis=0)  # sentences x query terms
             out[i] = float((per_sentence @ weights).max()) / total
         return out
+
+    def save(self, folder: Path) -> None:
+        for name, values in zip(FILES, (self.spans, self.term_ids, self.term_ends, self.passage_ends)):
+            np.save(Path(folder) / name, np.ascontiguousarray(values), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, vocabulary: dict[str, int]) -> "SentenceIndex":
+        arrays = [np.load(Path(folder) / name, allow_pickle=False, mmap_mode="r") for name in FILES]
+        return cls(*arrays, vocabulary=vocabulary)
+
+    def disagreements(self, passage_lengths: np.ndarray) -> list[str]:
+        """What does not fit the version's passages (their text lengths, in order)."""
+        n, sentences = len(passage_lengths), len(self.spans)
+        if self.passage_ends.shape != (n,) or (n and int(self.passage_ends[-1]) != sentences):
+            return [f"sentence index holds {len(self.passage_ends)} passages, the version {n}"]
+        if self.spans.shape != (sentences, 2) or self.term_ends.shape != (sentences,):
+            return ["sentence spans and term ends differ in length"]
+        if sentences and (int(self.term_ends[-1]) != len(self.term_ids) or np.any(np.diff(self.term_ends) < 0)):
+            return ["sentence term ends do not fit the term ids"]
+        if len(self.term_ids) and not 0 <= int(self.term_ids.min()) <= int(self.term_ids.max()) < len(self.vocabulary):
+            return ["sentence term ids outside the vocabulary"]
+        counts = np.diff(np.concatenate(([0], self.passage_ends)))
+        if np.any(counts < 0):
+            return ["passage sentence ends go backwards"]
+        lengths = np.repeat(passage_lengths, counts)
+        if sentences and (np.any(self.spans[:, 0] < 0) or np.any(self.spans[:, 1] > lengths)
+                          or np.any(self.spans[:, 0] >= self.spans[:, 1])):
+            return ["a sentence lies outside its passage"]
+        return []
+
+
+class SentenceBuilder:
+    """Assembles a SentenceIndex passage by passage: a new passage is split and its terms numbered; a
+    passage kept from the previous version is copied as stored ids, never tokenised again."""
+
+    def __init__(self, vocabulary: dict[str, int] | None = None):
+        self.numbering = _Numbering(vocabulary or {})
+        self.spans, self.term_ids = array("i"), array("i")
+        self.term_ends, self.passage_ends = array("q"), array("q")
+        self._source: SentenceIndex | None = None
+        self._renumber = np.zeros(0, dtype=np.int32)  # the source's id -> this builder's id, -1 until numbered
+
+    def add_text(self, text: str) -> list[int]:
+        """Split and number a new passage; returns its sentences' term ids, in order."""
+        number = self.numbering.__getitem__
+        found: list[int] = []
+        for start, end, sentence_terms in sentences_with_terms(text):
+            ids = list(map(number, sentence_terms))
+            self.spans.extend((start, end))
+            self.term_ids.extend(ids)
+            self.term_ends.append(len(self.term_ids))
+            found.extend(ids)
+        self.passage_ends.append(len(self.term_ends))
+        return found
+
+    def add_stored(self, index: SentenceIndex, position: int) -> np.ndarray:
+        """Copy the passage at `position` of `index` as stored; returns its term ids in this builder's numbering.
+
+        Only terms some copied or new passage holds are numbered, so a term whose last passage was
+        removed leaves the vocabulary (and the IDF) with it.
+        """
+        if self._source is not index:
+            self._source, self._renumber = index, np.full(len(index.vocabulary), -1, dtype=np.int32)
+        first, last = index._sentence_range(position)
+        old = index.passage_term_ids(position)
+        ids = self._renumber[old]
+        if np.any(ids < 0):
+            names = index.terms
+            for u in np.unique(old[ids < 0]).tolist():
+                self._renumber[u] = self.numbering[names[u]]
+            ids = self._renumber[old]
+        offset = len(self.term_ids) - index._term_start(first)
+        self.spans.extend(np.asarray(index.spans[first:last]).ravel().tolist())
+        self.term_ids.extend(ids.tolist())
+        self.term_ends.extend((np.asarray(index.term_ends[first:last]) + offset).tolist())
+        self.passage_ends.append(len(self.term_ends))
+        return ids
+
+    def number(self, terms: Iterable[str]) -> list[int]:
+        return list(map(self.numbering.__getitem__, terms))
+
+    def finish(self) -> SentenceIndex:
+        arrays = (np.array(self.spans, dtype=np.int32).reshape(-1, 2), np.array(self.term_ids, dtype=np.int32),
+                  np.array(self.term_ends, dtype=np.int64), np.array(self.passage_ends, dtype=np.int64))
+        return SentenceIndex(*arrays, vocabulary=dict(self.numbering))
 
 
 class _Numbering(dict):

@@ -2,7 +2,11 @@
 
     <index>/CURRENT                 name of the published version (replaced atomically)
     <index>/LOCK                    held by the one refresh that may write
-    <index>/versions/<name>/        manifest.json, articles.jsonl, passages.jsonl, vectors.npy, index.faiss
+    <index>/versions/<name>/        manifest.json, articles.jsonl, passages.jsonl, vectors.npy, index.faiss,
+                                    the text index (retrieval.text_index: sentences, bm25/, names.json)
+
+A version is complete and read-only: everything `ask` needs is in its files, so loading one reads
+them (the arrays memory-mapped) and never tokenises the corpus.
 
 A version is written in full under a temporary name, fsynced, renamed into place, and only then
 named in CURRENT; a reader therefore sees the old version or the new one, never half of one.
@@ -28,13 +32,16 @@ from typing import Callable, Iterator
 import numpy as np
 
 from retrieval.dense import DenseIndex
+from retrieval import text_index
 from retrieval.errors import IndexCorrupt, IndexNotFound, RefreshBusy
+from retrieval.text_index import TextIndex
 from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-FILES = ("articles.jsonl", "passages.jsonl", "vectors.npy", "index.faiss")
+# 2: the text index is part of the version (1 had only articles, passages, vectors and FAISS).
+FORMAT_VERSION = 2
+FILES = ("articles.jsonl", "passages.jsonl", "vectors.npy", "index.faiss") + text_index.FILES  # in writing order
 KEEP_VERSIONS = 3
 # Where a writer may be stopped: `write_version(checkpoint=...)` calls it with each name as it gets there.
 # Tests use it to kill or pause a refresh at a known point; nothing else should need it.
@@ -51,6 +58,7 @@ class IndexVersion:
     passages: list[Passage]
     vectors: np.ndarray  # row i belongs to passages[i]
     dense: DenseIndex
+    text: TextIndex
     position: dict[int, int] = field(default_factory=dict)  # passage.row -> index into passages
     by_id: dict[str, Passage] = field(default_factory=dict)
 
@@ -115,15 +123,16 @@ def load_version(path: Path) -> IndexVersion:
         # version's files never change after publishing, and a pruned one stays readable while mapped.
         vectors = np.load(path / "vectors.npy", allow_pickle=False, mmap_mode="r")
         dense = DenseIndex.load(path / "index.faiss")
+        text = TextIndex.load(path)
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise IndexCorrupt(f"index version {path}: {err}") from err
     try:
-        problems = _disagreements(manifest, articles, passages, vectors, dense)
+        problems = _disagreements(manifest, articles, passages, vectors, dense) or text.disagreements(passages)
     except (KeyError, TypeError, AttributeError) as err:  # a manifest whose checksums match but whose fields do not
         raise IndexCorrupt(f"index version {path}: malformed manifest.json ({type(err).__name__}: {err})") from err
     if problems:
         raise IndexCorrupt(f"index version {path}: {problems[0]}")
-    return IndexVersion(path.name, manifest, articles, passages, vectors, dense)
+    return IndexVersion(path.name, manifest, articles, passages, vectors, dense, text)
 
 
 def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
@@ -151,10 +160,12 @@ def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
 
 def write_version(index_dir: Path, articles: list[Article], passages: list[Passage], vectors: np.ndarray,
                   model: str, settings: dict, next_row: int, checkpoint: Checkpoint | None = None,
-                  dense_index: str = "flat") -> str:
+                  dense_index: str = "flat", text: TextIndex | None = None) -> str:
     """Write a complete version and publish it; returns its name. Nothing is visible until the end.
 
     `dense_index` is "flat", "ivf" or "auto" (see retrieval.dense); the manifest records what was built.
+    `text` is the passages' text index when the caller has made it (a refresh, from the previous
+    version's); otherwise it is built here from the passages.
 
     A failed write (OSError: disk full, file too large, I/O error) removes the partial version and
     publishes nothing. `checkpoint` is called with "writing", "before-publish", "replacing-pointer"
@@ -181,6 +192,10 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
         except RuntimeError as err:  # FAISS reports a failed write (disk full, file too large) as RuntimeError
             raise OSError(f"cannot write FAISS index {tmp / 'index.faiss'}: {err}") from err
         _fsync_path(tmp / "index.faiss")
+        (text or TextIndex.build(passages)).save(tmp)
+        for f in text_index.FILES:
+            _fsync_path(tmp / f)
+        _fsync_path(tmp / "bm25")
         rows_by_article: dict[str, list[int]] = {a.id: [] for a in articles}
         for p in passages:
             rows_by_article[p.article_id].append(p.row)
