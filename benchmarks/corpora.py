@@ -79,8 +79,7 @@ def base_vectors(version: store.IndexVersion, base: list[Article]) -> dict[str, 
     """Real vectors of the base passages, by base article id, from an index that holds them (k = 0)."""
     out = {}
     for article in base:
-        rows = [version.position[r] for r in version.manifest["articles"][article.id]["rows"]]
-        out[article.id] = version.vectors[rows]
+        out[article.id] = version.vectors[list(version.positions_of(article.id))]
     return out
 
 
@@ -88,11 +87,11 @@ def noise_scale(version: store.IndexVersion, base: list[Article], dimension: int
     """(sigma, mean cosine): the noise that gives cached vectors the cosine real variants have to their base."""
     cosines = []
     vectors = base_vectors(version, base)
-    for article_id, info in version.manifest["articles"].items():
+    for article_id in version.articles:
         if not article_id.startswith("v"):
             continue
         base_id = article_id.split("-", 1)[1]
-        mine = version.vectors[[version.position[r] for r in info["rows"]]]
+        mine = version.vectors[list(version.positions_of(article_id))]
         theirs = vectors[base_id]
         n = min(len(mine), len(theirs))
         cosines.extend(np.sum(mine[:n] * theirs[:n], axis=1).tolist())

@@ -110,7 +110,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         version = request.app.state.engine.index.version
         page = sorted(version.articles)[offset:offset + limit]
         return ArticleList(index_version=version.name, total=len(version.articles), articles=[
-            ArticleSummary.build(version.articles[a], len(version.manifest["articles"][a]["rows"])) for a in page])
+            ArticleSummary.build(version.articles[a], len(version.passages_of(a))) for a in page])
 
     @app.get("/v1/articles/{article_id:path}", response_model=ArticleOut, tags=["articles"], responses=NOT_FOUND)
     def article(article_id: str, request: Request) -> ArticleOut:
@@ -125,7 +125,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     @app.get("/v1/passages/{passage_id:path}", response_model=PassageOut, tags=["articles"], responses=NOT_FOUND)
     def passage(passage_id: str, request: Request) -> PassageOut:
         """One passage (ids look like `<article id>#<n>`: send the # as %23)."""
-        found = request.app.state.engine.index.version.by_id.get(passage_id)
+        found = request.app.state.engine.index.version.passage(passage_id)
         if found is None:
             raise HTTPException(404, "no such passage")
         return PassageOut.build(found)
@@ -217,7 +217,7 @@ class ArticlesByDate:
         """Ids of the articles published from `after` to `before`, both included (ISO dates compare as text)."""
         name, dates, ids = self._sorted
         if name != version.name:  # one tuple swapped whole: a thread never sees one version's dates with another's ids
-            pairs = sorted((a.published, a.id) for a in version.articles.values() if a.published)
+            pairs = sorted((published, i) for i, _, _, published in version.articles.headings if published)
             name, dates, ids = self._sorted = (version.name, [d for d, _ in pairs], [i for _, i in pairs])
         return set(ids[bisect.bisect_left(dates, after):bisect.bisect_right(dates, before)])
 

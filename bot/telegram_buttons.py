@@ -9,6 +9,7 @@ button has expired, and nothing else happens.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -40,14 +41,15 @@ class Vote:
     helpful: bool
 
 
-def answer_keyboard(answer: Answer, conversation: str, turn: int, by_id: dict[str, Passage]) -> InlineKeyboardMarkup:
-    """A passage button per citation still in the index (`by_id`), then the vote buttons for the turn."""
+def answer_keyboard(answer: Answer, conversation: str, turn: int,
+                    passage: Callable[[str], Passage | None]) -> InlineKeyboardMarkup:
+    """A passage button per citation still in the index (`passage` finds it by id), then the vote buttons for the turn."""
     passages = []
     for c in answer.citations:
-        passage = by_id.get(c.passage_id)
-        if passage is None or passage.text != c.quote:  # the index changed since: no stale button
+        found = passage(c.passage_id)
+        if found is None or found.text != c.quote:  # the index changed since: no stale button
             continue
-        press = ShowPassage(c.n, passage.row, tuple(cited_ranges(answer, c.n)), span_range(answer, c.n))
+        press = ShowPassage(c.n, found.row, tuple(cited_ranges(answer, c.n)), span_range(answer, c.n))
         passages.append(InlineKeyboardButton(f"Passage {c.n}", callback_data=press))
     votes = [InlineKeyboardButton("👍", callback_data=Vote(conversation, turn, True)),
              InlineKeyboardButton("👎", callback_data=Vote(conversation, turn, False))]

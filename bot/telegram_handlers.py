@@ -73,8 +73,8 @@ class CiteqaBot:
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         articles = self.engine.index.version.articles
-        examples = self.settings.telegram_examples[:3] or [f"What is “{a.title}” about?" for a in
-                                                           list(articles.values())[:3]]
+        examples = self.settings.telegram_examples[:3] or [f"What is “{title}” about?" for _, title, _, _ in
+                                                           articles.headings[:3]]
         lines = "\n".join(f"• {escape(e)}" for e in examples)
         await update.effective_message.reply_html(
             f"Hello! I answer questions from <b>{len(articles)}</b> news articles and show the passages each "
@@ -89,8 +89,8 @@ class CiteqaBot:
         await update.effective_message.reply_text("Done: I forgot this conversation. Ask me something new.")
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        articles = sorted(self.engine.index.version.articles.values(), key=lambda a: a.id)
-        for part in telegram_sources([(a.title, a.date) for a in articles]):
+        headings = self.engine.index.version.articles.headings  # in id order
+        for part in telegram_sources([(title, date) for _, title, date, _ in headings]):
             await update.effective_message.reply_html(part)
 
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -119,7 +119,7 @@ class CiteqaBot:
                                                        until_turn)
             parts = telegram_html(answer, note=note)
             for k, part in enumerate(parts):
-                keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.version.by_id) \
+                keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.version.passage) \
                     if k == len(parts) - 1 else None
                 sent = await message.reply_html(part, do_quote=k == 0 and message.chat.type != ChatType.PRIVATE,
                                                 reply_markup=keyboard)

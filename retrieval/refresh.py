@@ -77,7 +77,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
         store.prune(index_dir)  # first: what an interrupted refresh left must not survive this one
         articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
         previous = _previous(index_dir, embedder.name) if reuse else None
-        old = previous.manifest["articles"] if previous else {}
+        old = previous.articles.hashes() if previous else {}
         held = sorted({Path(s.path).stem for s in skipped} & (set(old) - {a.id for a in articles}))
         for article_id in held:
             log.warning("kept %s as last indexed: its file was skipped this time", article_id)
@@ -85,7 +85,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
         if not articles:
             reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .md files"
             raise NoArticles(f"no usable article in {corpus} ({reasons})")
-        kept = [a for a in articles if a.id in old and old[a.id]["sha256"] == a.sha256]
+        kept = [a for a in articles if a.id in old and old[a.id] == a.sha256]
         kept_ids = {a.id for a in kept}
         fresh = [a for a in articles if a.id not in kept_ids]
         removed = tuple(sorted(set(old) - {a.id for a in articles}))

@@ -7,6 +7,7 @@ many passages at once (`best_coverage`), without splitting or tokenising anythin
 
 from __future__ import annotations
 
+import mmap
 from array import array
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -103,24 +104,58 @@ class SentenceIndex:
         return cls(*arrays, vocabulary=vocabulary)
 
     def disagreements(self, passage_lengths: np.ndarray) -> list[str]:
-        """What does not fit the version's passages (their text lengths, in order)."""
+        """What does not fit the version's passages (their text lengths, in order), naming the file.
+
+        Read a slice at a time, each slice's pages handed back after: a load must not hold the arrays
+        in memory that questions read only a few rows of.
+        """
         n, sentences = len(passage_lengths), len(self.spans)
-        if self.passage_ends.shape != (n,) or (n and int(self.passage_ends[-1]) != sentences):
-            return [f"sentence index holds {len(self.passage_ends)} passages, the version {n}"]
-        if self.spans.shape != (sentences, 2) or self.term_ends.shape != (sentences,):
-            return ["sentence spans and term ends differ in length"]
-        if sentences and (int(self.term_ends[-1]) != len(self.term_ids) or np.any(np.diff(self.term_ends) < 0)):
-            return ["sentence term ends do not fit the term ids"]
-        if len(self.term_ids) and not 0 <= int(self.term_ids.min()) <= int(self.term_ids.max()) < len(self.vocabulary):
-            return ["sentence term ids outside the vocabulary"]
-        counts = np.diff(np.concatenate(([0], self.passage_ends)))
-        if np.any(counts < 0):
-            return ["passage sentence ends go backwards"]
-        lengths = np.repeat(passage_lengths, counts)
-        if sentences and (np.any(self.spans[:, 0] < 0) or np.any(self.spans[:, 1] > lengths)
-                          or np.any(self.spans[:, 0] >= self.spans[:, 1])):
-            return ["a sentence lies outside its passage"]
+        spans, terms, term_ends, passage_ends = FILES
+        if self.passage_ends.shape != (n,):
+            return [f"{passage_ends} holds {len(self.passage_ends)} passages, the version {n}"]
+        if self.spans.ndim != 2 or self.spans.shape[1:] != (2,) or self.term_ends.shape != (sentences,):
+            return [f"{spans} {self.spans.shape} and {term_ends} {self.term_ends.shape} disagree"]
+        if (n and int(self.passage_ends[-1]) != sentences) or (sentences and int(self.term_ends[-1]) != len(self.term_ids)):
+            return [f"{passage_ends} and {term_ends} do not fit the {sentences} sentences of {spans} "
+                    f"and the {len(self.term_ids)} term ids of {terms}"]
+        try:
+            for first in range(0, n, _CHECKED_AT_ONCE):
+                problem = self._disagreement(passage_lengths, first, min(n, first + _CHECKED_AT_ONCE))
+                if problem:
+                    return [problem]
+        finally:
+            _hand_back(self.spans, self.term_ends, self.passage_ends)
         return []
+
+    def _disagreement(self, passage_lengths: np.ndarray, first: int, last: int) -> str | None:
+        spans, _, term_ends, passage_ends = FILES
+        ends = np.asarray(self.passage_ends[first:last])
+        begin = int(self.passage_ends[first - 1]) if first else 0
+        counts = np.diff(ends, prepend=begin)
+        if np.any(counts < 0):
+            return f"{passage_ends} goes backwards"
+        stop = int(ends[-1])
+        own = np.asarray(self.term_ends[begin:stop])
+        if len(own) and (np.any(np.diff(own) < 0) or (begin and own[0] < self.term_ends[begin - 1])):
+            return f"{term_ends} goes backwards"
+        lengths = np.repeat(passage_lengths[first:last], counts)
+        starts, finishes = np.asarray(self.spans[begin:stop, 0]), np.asarray(self.spans[begin:stop, 1])
+        if np.any(starts < 0) or np.any(finishes > lengths) or np.any(starts >= finishes):
+            return f"{spans} puts a sentence outside its passage"
+        _hand_back(self.spans, self.term_ends, self.passage_ends)
+        return None
+
+
+_CHECKED_AT_ONCE = 20_000  # passages
+
+
+def _hand_back(*arrays: np.ndarray) -> None:
+    """Drop the pages of memory-mapped arrays from this process (they stay in the page cache, and are
+    read again if touched): what was read to check a file is not kept as if questions needed it."""
+    for array in arrays:
+        mapped = getattr(array, "_mmap", None)
+        if mapped is not None:
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 class SentenceBuilder:
@@ -174,6 +209,10 @@ class SentenceBuilder:
         return list(map(self.numbering.__getitem__, terms))
 
     def finish(self) -> SentenceIndex:
+        # Term ids are checked here, once: a load reads only the sizes (scanning them would bring every
+        # page of the file into memory).
+        if self.term_ids and max(self.term_ids) >= len(self.numbering):
+            raise ValueError("a term id outside the vocabulary")
         arrays = (np.array(self.spans, dtype=np.int32).reshape(-1, 2), np.array(self.term_ids, dtype=np.int32),
                   np.array(self.term_ends, dtype=np.int64), np.array(self.passage_ends, dtype=np.int64))
         return SentenceIndex(*arrays, vocabulary=dict(self.numbering))

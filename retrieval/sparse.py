@@ -27,6 +27,7 @@ class SparseIndex(Mapping[str, float]):
         self.vocabulary: dict[str, int] = bm25.vocab_dict
         self.size = int(bm25.scores["num_docs"])
         frequency = np.diff(np.asarray(bm25.scores["indptr"]))
+        self.terms = len(frequency)  # the matrix's columns: one a vocabulary term
         # A term no passage contains is the most telling of all: it gets the highest weight.
         self.idf = np.log((self.size + 1) / (frequency + 0.5))
         self.unseen_idf = math.log((self.size + 1) / 0.5)

@@ -2,8 +2,8 @@
 
     <index>/CURRENT                 name of the published version (replaced atomically)
     <index>/LOCK                    held by the one refresh that may write
-    <index>/versions/<name>/        manifest.json, articles.jsonl, passages.jsonl, vectors.npy, index.faiss,
-                                    the text index (retrieval.text_index: sentences, bm25/, names.json)
+    <index>/versions/<name>/        manifest.json, the articles and passages (retrieval.shelf),
+                                    vectors.npy, index.faiss, the text index (retrieval.text_index)
 
 A version is complete and read-only: everything `ask` needs is in its files, so loading one reads
 them (the arrays memory-mapped) and never tokenises the corpus.
@@ -25,23 +25,25 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
 from retrieval.dense import DenseIndex
-from retrieval import text_index
+from retrieval import shelf, text_index
 from retrieval.errors import IndexCorrupt, IndexNotFound, RefreshBusy
+from retrieval.shelf import ArticleShelf
 from retrieval.text_index import TextIndex
 from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
 
-# 2: the text index is part of the version (1 had only articles, passages, vectors and FAISS).
+# 2: the text index is part of the version, articles are read when asked for, passages are a table
+# (1 had articles and passages as JSON, and each load built the rest).
 FORMAT_VERSION = 2
-FILES = ("articles.jsonl", "passages.jsonl", "vectors.npy", "index.faiss") + text_index.FILES  # in writing order
+FILES = shelf.FILES + ("vectors.npy", "index.faiss") + text_index.FILES  # in writing order
 KEEP_VERSIONS = 3
 # Where a writer may be stopped: `write_version(checkpoint=...)` calls it with each name as it gets there.
 # Tests use it to kill or pause a refresh at a known point; nothing else should need it.
@@ -50,28 +52,45 @@ Checkpoint = Callable[[str], None]
 
 @dataclass(slots=True)
 class IndexVersion:
-    """One published version, loaded into memory and verified; immutable once built."""
+    """One published version, loaded and verified; immutable once built."""
 
     name: str
     manifest: dict
-    articles: dict[str, Article]
-    passages: list[Passage]
+    articles: ArticleShelf  # id -> Article, read when asked for
+    passages: list[Passage]  # article after article, in id order, each article's in its own order
     vectors: np.ndarray  # row i belongs to passages[i]
     dense: DenseIndex
     text: TextIndex
     position: dict[int, int] = field(default_factory=dict)  # passage.row -> index into passages
-    by_id: dict[str, Passage] = field(default_factory=dict)
+    # Article number k's passages are passages[bounds[k]:bounds[k + 1]]: an array, not a dict of ids.
+    bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     def __post_init__(self):
         self.position = {p.row: i for i, p in enumerate(self.passages)}
-        self.by_id = {p.id: p for p in self.passages}
+        number = self.articles.number
+        counts = np.bincount([number[p.article_id] for p in self.passages], minlength=len(self.articles))
+        self.bounds = np.concatenate(([0], np.cumsum(counts)))
 
     @property
     def model(self) -> str:
         return self.manifest["model"]
 
+    def positions_of(self, article_id: str) -> range:
+        """Where an article's passages are in `passages` (they are consecutive)."""
+        k = self.articles.number.get(article_id)
+        return range(0) if k is None else range(int(self.bounds[k]), int(self.bounds[k + 1]))
+
+    def passage(self, passage_id: str) -> Passage | None:
+        """The passage of that id ("<article id>#<n>", the n-th of its article), or None."""
+        article_id, _, n = passage_id.rpartition("#")
+        positions = self.positions_of(article_id)
+        if not n.isdigit() or int(n) >= len(positions):
+            return None
+        found = self.passages[positions[int(n)]]
+        return found if found.id == passage_id else None
+
     def passages_of(self, article_id: str) -> list[Passage]:
-        return [self.passages[self.position[r]] for r in self.manifest["articles"][article_id]["rows"]]
+        return [self.passages[i] for i in self.positions_of(article_id)]
 
 
 def current_name(index_dir: Path) -> str | None:
@@ -115,9 +134,8 @@ def load_version(path: Path) -> IndexVersion:
         if digest != expected:
             raise IndexCorrupt(f"index version {path}: {name} does not match its manifest (sha256 {digest[:12]}…)")
     try:
-        articles = {a["id"]: Article(**{**a, "sections": tuple(map(tuple, a["sections"]))})
-                    for a in _read_jsonl(path / "articles.jsonl")}
-        passages = [Passage(**p) for p in _read_jsonl(path / "passages.jsonl")]
+        articles = ArticleShelf(path)
+        passages = shelf.read_passages(path, articles)
         # Memory-mapped, not copied: FAISS holds its own copy for search; these rows are read for the
         # cosines of BM25-only candidates, filtered searches and a refresh's unchanged passages. A
         # version's files never change after publishing, and a pruned one stays readable while mapped.
@@ -127,8 +145,9 @@ def load_version(path: Path) -> IndexVersion:
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise IndexCorrupt(f"index version {path}: {err}") from err
     try:
-        problems = _disagreements(manifest, articles, passages, vectors, dense) or text.disagreements(passages)
-    except (KeyError, TypeError, AttributeError) as err:  # a manifest whose checksums match but whose fields do not
+        problems = (_disagreements(manifest, articles, passages, vectors, dense)
+                    or text.disagreements(passages, manifest["text"]))
+    except (KeyError, TypeError, AttributeError, ValueError) as err:  # a manifest whose checksums match but whose fields do not
         raise IndexCorrupt(f"index version {path}: malformed manifest.json ({type(err).__name__}: {err})") from err
     if problems:
         raise IndexCorrupt(f"index version {path}: {problems[0]}")
@@ -145,16 +164,14 @@ def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
     recorded = manifest.get("dense", {"kind": "flat"})["kind"]  # versions written before the choice existed are flat
     if dense.kind != recorded:
         problems.append(f"FAISS index is {dense.kind}, manifest says {recorded}")
-    if set(articles) != set(manifest["articles"]):
-        problems.append("articles differ from the manifest")
+    if len(articles) != manifest["articles"] or n != manifest["passages"]:
+        problems.append(f"{len(articles)} articles and {n} passages, manifest says "
+                        f"{manifest['articles']} and {manifest['passages']}")
     rows = [p.row for p in passages]
-    if sorted(rows) != sorted(r for a in manifest["articles"].values() for r in a["rows"]):
-        problems.append("passage ids differ from the manifest")
-    for p in passages:
-        article = articles.get(p.article_id)
-        if article is None or article.text[p.start:p.end] != p.text:
-            problems.append(f"passage {p.id} does not match its article's text")
-            break
+    if len(set(rows)) != n or (rows and max(rows) >= manifest["next_row"]):
+        problems.append("passages.npy repeats a row or uses one past the manifest's next_row")
+    # Whether each passage is its article's text was checked when the version was written (checksums
+    # guard it since): comparing would read every article, which a load never does.
     return problems
 
 
@@ -173,6 +190,13 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
     """
     checkpoint = checkpoint or _no_checkpoint
     index_dir = Path(index_dir)
+    articles = sorted(articles, key=lambda a: a.id)
+    articles_by_id = {a.id: a for a in articles}
+    number = {a.id: k for k, a in enumerate(articles)}
+    # Passages are stored article after article, in id order: an article's passages are then one range.
+    order = sorted(range(len(passages)), key=lambda i: (number[passages[i].article_id], i))
+    if order != list(range(len(passages))):
+        passages, vectors = [passages[i] for i in order], np.asarray(vectors)[order]
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -180,8 +204,10 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
     tmp = versions / f".tmp-{name}"
     tmp.mkdir()
     try:
-        _write_jsonl(tmp / "articles.jsonl", (asdict(a) for a in articles))
-        _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
+        for p in passages:  # checked once, here: a load relies on it
+            if articles_by_id[p.article_id].text[p.start:p.end] != p.text:
+                raise ValueError(f"passage {p.id} is not its article's text at {p.start}:{p.end}")
+        shelf.write(tmp, articles, passages, _flush)
         checkpoint("writing")
         with open(tmp / "vectors.npy", "wb") as f:
             np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
@@ -192,13 +218,11 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
         except RuntimeError as err:  # FAISS reports a failed write (disk full, file too large) as RuntimeError
             raise OSError(f"cannot write FAISS index {tmp / 'index.faiss'}: {err}") from err
         _fsync_path(tmp / "index.faiss")
-        (text or TextIndex.build(passages)).save(tmp)
+        text = text or TextIndex.build(passages)
+        text.save(tmp)
         for f in text_index.FILES:
             _fsync_path(tmp / f)
         _fsync_path(tmp / "bm25")
-        rows_by_article: dict[str, list[int]] = {a.id: [] for a in articles}
-        for p in passages:
-            rows_by_article[p.article_id].append(p.row)
         manifest = {
             "format": FORMAT_VERSION,
             "name": name,
@@ -209,7 +233,8 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
             "passages": len(passages),
             "next_row": next_row,
             "dense": dense.describe(),
-            "articles": {a.id: {"sha256": a.sha256, "title": a.title, "rows": rows_by_article[a.id]} for a in articles},
+            "text": text.describe(),
+            "articles": len(articles),
             "files": {f: {"sha256": sha256_file(tmp / f), "bytes": (tmp / f).stat().st_size} for f in FILES},
         }
         with open(tmp / "manifest.json", "w", encoding="utf-8") as f:
@@ -284,18 +309,6 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _write_jsonl(path: Path, records) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        _flush(f)
 
 
 def _flush(f) -> None:

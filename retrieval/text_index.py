@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -23,19 +22,27 @@ from retrieval.spelling import names_in
 from retrieval.terms import terms
 from retrieval.types import Passage
 
-NAMES = "names.json"
-FILES = sentence_index.FILES + sparse.FILES + (NAMES,)  # in the order they are written
+NAMES = "names.json"  # every name the corpus writes: what a load reads
+ARTICLE_NAMES = "article_names.json"  # the names of each article: what a refresh reads, to patch them
+FILES = sentence_index.FILES + sparse.FILES + (NAMES, ARTICLE_NAMES)  # in the order they are written
 
 
-@dataclass(frozen=True)
 class TextIndex:
-    sentences: SentenceIndex
-    sparse: SparseIndex
-    names: Mapping[str, tuple[str, ...]]  # article id -> the names it writes (see retrieval.spelling)
+    def __init__(self, sentences: SentenceIndex, sparse: SparseIndex, all_names: frozenset[str],
+                 names: Mapping[str, Sequence[str]] | Path):
+        self.sentences = sentences
+        self.sparse = sparse
+        self.all_names = all_names  # what the speller corrects towards (see retrieval.spelling)
+        self._names = names  # article id -> the names it writes, or the file that says, read on first use
 
-    @functools.cached_property
-    def all_names(self) -> frozenset[str]:
-        return frozenset(n for names in self.names.values() for n in names)
+    @property
+    def names(self) -> Mapping[str, Sequence[str]]:
+        if isinstance(self._names, Path):
+            names = _reading(ARTICLE_NAMES, lambda: json.loads(self._names.read_text(encoding="utf-8")))
+            if not isinstance(names, dict) or not all(isinstance(v, list) for v in names.values()):
+                raise ValueError(f"{ARTICLE_NAMES} is not a mapping of article ids to names")
+            self._names = names
+        return self._names
 
     @classmethod
     def build(cls, passages: Sequence[Passage], previous: "TextIndex | None" = None,
@@ -57,32 +64,51 @@ class TextIndex:
             # BM25 reads a passage's heading too: the title names what its sentences take for granted.
             documents.append(heading(p.title, p.date or "") + body)
         sentences = builder.finish()
-        names = {a: tuple(sorted(names_in(texts))) for a, texts in fresh_texts.items()}
+        names = {a: sorted(names_in(texts)) for a, texts in fresh_texts.items()}
         for p in passages:
             if p.article_id not in names:
                 names[p.article_id] = previous.names[p.article_id]
-        return cls(sentences, SparseIndex.build(documents, sentences.vocabulary), names)
+        all_names = frozenset(n for article_names in names.values() for n in article_names)
+        return cls(sentences, SparseIndex.build(documents, sentences.vocabulary), all_names, names)
 
     def save(self, folder: Path) -> None:
         self.sentences.save(folder)
         self.sparse.save(folder)
-        (Path(folder) / NAMES).write_text(json.dumps(dict(self.names), ensure_ascii=False), encoding="utf-8")
+        (Path(folder) / NAMES).write_text(json.dumps(sorted(self.all_names), ensure_ascii=False), encoding="utf-8")
+        (Path(folder) / ARTICLE_NAMES).write_text(json.dumps(dict(self.names), ensure_ascii=False), encoding="utf-8")
+
+    def describe(self) -> dict:
+        """What the manifest records, so that a load checks the arrays' sizes without reading them."""
+        s = self.sentences
+        return {"terms": len(s.vocabulary), "sentences": len(s.spans), "term_ids": len(s.term_ids)}
 
     @classmethod
     def load(cls, folder: Path) -> "TextIndex":
-        bm25 = SparseIndex.load(folder)
-        names = json.loads((Path(folder) / NAMES).read_text(encoding="utf-8"))
-        if not isinstance(names, dict) or not all(isinstance(v, list) for v in names.values()):
-            raise ValueError(f"{NAMES} is not a mapping of article ids to names")
-        return cls(SentenceIndex.load(folder, bm25.vocabulary), bm25, {a: tuple(n) for a, n in names.items()})
+        """Read the files; ValueError names the one that cannot be read."""
+        folder = Path(folder)
+        bm25 = _reading("bm25/", lambda: SparseIndex.load(folder))
+        names = _reading(NAMES, lambda: json.loads((folder / NAMES).read_text(encoding="utf-8")))
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{NAMES} is not a list of names")
+        sentences = _reading("the sentence index", lambda: SentenceIndex.load(folder, bm25.vocabulary))
+        return cls(sentences, bm25, frozenset(names), folder / ARTICLE_NAMES)
 
-    def disagreements(self, passages: Sequence[Passage]) -> list[str]:
-        """What does not fit the version's passages."""
+    def disagreements(self, passages: Sequence[Passage], recorded: dict) -> list[str]:
+        """What does not fit the version's passages or the sizes the manifest `recorded` (see describe)."""
+        held = self.describe()
+        for key, file in (("terms", "bm25/vocab.index.json"), ("sentences", "sentence_spans.npy"),
+                          ("term_ids", "sentence_terms.npy")):
+            if held[key] != recorded.get(key):
+                return [f"{file} holds {held[key]} {key.replace('_', ' ')}, manifest says {recorded.get(key)}"]
         problems = self.sentences.disagreements(np.array([p.end - p.start for p in passages], dtype=np.int64))
-        if self.sparse.size != len(passages):
-            problems.append(f"BM25 index holds {self.sparse.size} passages, the version {len(passages)}")
-        if self.sparse.vocabulary is not self.sentences.vocabulary:
-            problems.append("BM25 and sentence index disagree on the vocabulary")
-        if set(self.names) != {p.article_id for p in passages}:
-            problems.append(f"{NAMES} lists other articles than the version's passages")
+        if self.sparse.size != len(passages) or self.sparse.terms != len(self.sparse.vocabulary):
+            problems.append(f"bm25/ holds {self.sparse.size} passages x {self.sparse.terms} terms, "
+                            f"the version {len(passages)} x {len(self.sparse.vocabulary)}")
         return problems
+
+
+def _reading(what: str, load):
+    try:
+        return load()
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        raise ValueError(f"cannot read {what} ({type(err).__name__}: {err})") from err

@@ -87,7 +87,7 @@ def test_ivf_survives_an_article_changed_and_one_removed(articles, tmp_path, emb
     changed, removed = sorted(articles.iterdir())[10], sorted(articles.iterdir())[20]
     changed.write_text(changed.read_text(encoding="utf-8").rstrip() + " The lighthouse keeper counted 77 gulls.\n",
                        encoding="utf-8")
-    removed_rows = set(before.manifest["articles"][removed.stem]["rows"])
+    removed_rows = {p.row for p in before.passages_of(removed.stem)}
     removed_vectors = before.vectors[[before.position[r] for r in removed_rows]]
     removed.unlink()
 

@@ -26,8 +26,7 @@ class CountingEmbedder:
 
 def vectors_by_article(index_dir):
     version = store.load_current(index_dir)
-    return {a: version.vectors[[version.position[r] for r in m["rows"]]].tobytes()
-            for a, m in version.manifest["articles"].items()}, version
+    return {a: version.vectors[list(version.positions_of(a))].tobytes() for a in version.articles}, version
 
 
 def test_build_then_unchanged_refresh_publishes_nothing(tiny_corpus, tmp_path, hashing):
@@ -73,13 +72,13 @@ def test_one_article_changed_embeds_only_that_article(tiny_corpus, tmp_path, has
         assert counting.texts == [] and touched not in after
     else:
         assert counting.texts and all(t.startswith(new.articles[touched].title) for t in counting.texts)
-        assert len(counting.texts) == len(new.manifest["articles"][touched]["rows"])
+        assert len(counting.texts) == len(new.passages_of(touched))
     for article in set(before) - {touched}:
         assert after[article] == before[article]  # byte-identical
-        assert new.manifest["articles"][article]["rows"] == old.manifest["articles"][article]["rows"]
+        assert [p.row for p in new.passages_of(article)] == [p.row for p in old.passages_of(article)]
     # Stable ids: the FAISS index finds the same rows for an unchanged article's own vector.
     unchanged = next(iter(set(before) - {touched}))
-    row = new.manifest["articles"][unchanged]["rows"][0]
+    row = new.passages_of(unchanged)[0].row
     assert new.dense.search(new.vectors[new.position[row]], 1)[0][0] == row
 
 

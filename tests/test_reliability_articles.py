@@ -19,7 +19,7 @@ STABLE = sorted(TINY)  # harbour, library, orchard: never touched while the fold
 
 def indexed(index_dir) -> dict[str, str]:
     """article id -> the sha256 of the content indexed for it."""
-    return {a: m["sha256"] for a, m in store.load_current(index_dir).manifest["articles"].items()}
+    return store.load_current(index_dir).articles.hashes()
 
 
 def test_a_file_caught_empty_mid_rewrite_keeps_its_indexed_version_until_it_is_readable(tiny_corpus, tmp_path, hashing,
@@ -32,7 +32,7 @@ def test_a_file_caught_empty_mid_rewrite_keeps_its_indexed_version_until_it_is_r
             report = refresh(tiny_corpus, index_dir, hashing)
         assert [s.reason for s in report.skipped] == ["empty (no text)"] and report.held == ("library",)
         assert "kept library as last indexed" in caplog.text
-        assert not report.published and store.load_current(index_dir).by_id.keys() == before.by_id.keys()
+        assert not report.published and [p.id for p in store.load_current(index_dir).passages] == [p.id for p in before.passages]
         writer.write("City Library Closes For Repairs\n\nThe central library of Port Alba will close in July.\n")
     report = refresh(tiny_corpus, index_dir, hashing)
     assert report.changed == ("library",) and not report.skipped and report.published

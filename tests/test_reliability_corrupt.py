@@ -31,16 +31,32 @@ def rewrite_manifest(version, change) -> None:
     (version / "manifest.json").write_text(json.dumps(change(manifest)))
 
 
-def truncate_faiss_behind_its_checksum(version) -> None:
-    """A FAISS file cut short whose manifest checksum was updated too, so that FAISS itself must read it."""
-    data = (version / "index.faiss").read_bytes()
-    (version / "index.faiss").write_bytes(data[: len(data) // 3])
+def behind_its_checksum(name: str, change) -> callable:
+    """A file of the version changed and its manifest checksum updated too, so that the file's own reader
+    and the version's consistency checks must catch it."""
+    def corrupt(version) -> None:
+        change(version / name)
 
-    def with_checksum(manifest):
-        manifest["files"]["index.faiss"]["sha256"] = store.sha256_file(version / "index.faiss")
-        return manifest
+        def with_checksum(manifest):
+            manifest["files"][name]["sha256"] = store.sha256_file(version / name)
+            return manifest
 
-    rewrite_manifest(version, with_checksum)
+        rewrite_manifest(version, with_checksum)
+    return corrupt
+
+
+def _cut(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def _save_array(path, change) -> None:
+    import numpy as np
+
+    np.save(path, change(np.load(path)), allow_pickle=False)
+
+
+truncate_faiss_behind_its_checksum = behind_its_checksum("index.faiss", _cut)
 
 
 CORRUPTIONS = {
@@ -50,8 +66,40 @@ CORRUPTIONS = {
     "manifest without articles": lambda v: rewrite_manifest(v, lambda m: {k: x for k, x in m.items() if k != "articles"}),
     "manifest with files as a list": lambda v: rewrite_manifest(v, lambda m: {**m, "files": []}),
     "manifest truncated": lambda v: (v / "manifest.json").write_bytes((v / "manifest.json").read_bytes()[:40]),
-    "passages truncated": lambda v: (v / "passages.jsonl").write_bytes((v / "passages.jsonl").read_bytes()[:-7]),
+    "passages truncated": lambda v: (v / "passages.npy").write_bytes((v / "passages.npy").read_bytes()[:-7]),
     "vectors emptied": lambda v: (v / "vectors.npy").write_bytes(b""),
+    # The text index, each file changed behind its checksum:
+    "BM25 data cut short": behind_its_checksum("bm25/data.csc.index.npy", _cut),
+    "BM25 vocabulary not JSON": behind_its_checksum("bm25/vocab.index.json", lambda f: f.write_text("{")),
+    "BM25 vocabulary of another index": behind_its_checksum(
+        "bm25/vocab.index.json", lambda f: f.write_text(json.dumps({"only": 0}))),
+    "BM25 of fewer passages": behind_its_checksum(
+        "bm25/params.index.json", lambda f: f.write_text(json.dumps({**json.loads(f.read_text()), "num_docs": 1}))),
+    "sentence spans past their passage": behind_its_checksum(
+        "sentence_spans.npy", lambda f: _save_array(f, lambda a: a + 10_000)),
+    "sentence spans of the wrong shape": behind_its_checksum("sentence_spans.npy", lambda f: _save_array(f, lambda a: a[:-1])),
+    "term ids of fewer sentences": behind_its_checksum("sentence_terms.npy", lambda f: _save_array(f, lambda a: a[:-1])),
+    "term ends backwards": behind_its_checksum("sentence_term_ends.npy", lambda f: _save_array(f, lambda a: a[::-1].copy())),
+    "passage sentence ends of fewer passages": behind_its_checksum(
+        "passage_sentence_ends.npy", lambda f: _save_array(f, lambda a: a[:-1])),
+    "names not a list": behind_its_checksum("names.json", lambda f: f.write_text('{"a": 1}')),
+    "names not JSON": behind_its_checksum("names.json", lambda f: f.write_text("[")),
+    "passages naming an article the version lacks": behind_its_checksum(
+        "passages.npy", lambda f: _save_array(f, lambda a: a + [[99, 0, 0, 0, 0, 0, 0]])),
+    "passages of other texts": behind_its_checksum(
+        "passages.npy", lambda f: _save_array(f, lambda a: a + [[0, 0, 0, 0, 0, 0, 3]])),
+    "passage texts cut short": behind_its_checksum("passage_texts.txt", _cut),
+    "a passage text of other length": behind_its_checksum(  # as many bytes, one character fewer
+        "passage_texts.txt", lambda f: f.write_bytes("é".encode() + f.read_bytes()[2:])),
+    "passages repeating a row": behind_its_checksum(
+        "passages.npy", lambda f: _save_array(f, lambda a: a * [[1, 1, 0, 1, 1, 1, 1]])),
+    "articles cut short": behind_its_checksum("articles.jsonl", _cut),
+    "article lines of another file": behind_its_checksum("article_lines.npy", lambda f: _save_array(f, lambda a: a + 1)),
+    "headings of fewer articles": behind_its_checksum(
+        "headings.json", lambda f: f.write_text(json.dumps(json.loads(f.read_text())[1:]))),
+    "headings not a list": behind_its_checksum("headings.json", lambda f: f.write_text('{"a": 1}')),
+    "headings out of order": behind_its_checksum(
+        "headings.json", lambda f: f.write_text(json.dumps(json.loads(f.read_text())[::-1]))),
 }
 
 
@@ -59,8 +107,10 @@ CORRUPTIONS = {
 def test_a_corrupted_version_is_refused_as_corrupt_never_another_error(built, hashing, corruption):
     index_dir, version = built
     CORRUPTIONS[corruption](version)
-    with pytest.raises(IndexCorrupt):
+    with pytest.raises(IndexCorrupt) as refused:
         store.load_version(version)
+    if "manifest" not in corruption:  # the message names the file to look at
+        assert any(name.split("/")[0] in str(refused.value) for name in store.FILES), refused.value
     engine = Engine(index_dir, hashing)
     with pytest.raises(IndexCorrupt):
         engine.reload()
@@ -81,16 +131,16 @@ def test_serve_stays_up_not_ready_on_a_corrupted_index_until_citeqa_index_rebuil
     corpus, index_dir = write_corpus(tmp_path / "corpus"), tmp_path / "index"
     build(corpus, index_dir, HashingEmbedder(64))
     version = index_dir / "versions" / store.current_name(index_dir)
-    (version / "passages.jsonl").write_bytes((version / "passages.jsonl").read_bytes()[:-50])
+    (version / "passages.npy").write_bytes((version / "passages.npy").read_bytes()[:-50])
     env = citeqa_env(tmp_path, corpus, index_dir, reload_seconds="0.1")
     server = ServedCiteqa(env, tmp_path)
     try:
         server.wait(lambda: "index not (re)loaded" in server.log_text(), "the refusal to be logged")
         line = next(x for x in server.log_text().splitlines() if "index not (re)loaded" in x)
-        assert "ERROR" in line and "not ready" in line and "passages.jsonl does not match its manifest" in line
+        assert "ERROR" in line and "not ready" in line and "passages.npy does not match its manifest" in line
         assert server.client.get("/healthz").status_code == 200
         ready = server.client.get("/readyz")
-        assert ready.status_code == 503 and "passages.jsonl does not match" in ready.json()["detail"]
+        assert ready.status_code == 503 and "passages.npy does not match" in ready.json()["detail"]
         asked = server.client.post("/v1/ask", json={"question": "Who opened the new harbour bridge?"})
         assert asked.status_code == 503 and asked.json()["detail"]
 

@@ -82,3 +82,22 @@ def test_publish_leaves_no_temporary_files(built):
     index_dir, _ = built
     assert not list((index_dir / "versions").glob(".tmp-*"))
     assert not (index_dir / "CURRENT.tmp").exists()
+
+
+def test_passages_are_found_by_id_and_by_article_and_articles_are_read_whole_when_asked(built, tiny_corpus):
+    index_dir, _ = built
+    version = store.load_current(index_dir)
+    for p in version.passages:
+        assert version.passage(p.id) is p
+        assert p in version.passages_of(p.article_id)
+    for wrong in ["", "#", "#0", "harbour", "harbour#", "harbour#-1", "harbour#99", "harbour#0x1", "nobody#0",
+                  "harbour#0#0", "harbour #0"]:
+        assert version.passage(wrong) is None, wrong
+    assert version.passages_of("nobody") == []
+    assert sum(len(version.passages_of(a)) for a in version.articles) == len(version.passages)
+    for path in sorted(tiny_corpus.iterdir()):
+        article = version.articles[path.stem]
+        assert article.text == path.read_text(encoding="utf-8") and article.id == path.stem
+    assert "nobody" not in version.articles
+    with pytest.raises(KeyError):
+        version.articles["nobody"]

@@ -1,0 +1,135 @@
+"""A version's articles and passages on disk, read the way a server needs them.
+
+    articles.jsonl       every article whole (text, sections, hash, path), one line each, in id order
+    article_lines.npy    where each of those lines starts (and the last one ends), in bytes
+    headings.json        [id, title, date, published] of each article, in the same order
+    passages.npy         per passage: article number, n, row, start, end, and its text's bytes in
+    passage_texts.txt    the passages' texts, one after another (UTF-8)
+
+A server holds every passage (search and answers read them) but reads a whole article only when one is
+asked for (`/v1/articles/{id}`, a refresh): at 100,000 passages the articles' text, sections and
+hashes would cost more memory than the passages themselves, and parsing them most of a load's time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from retrieval.types import Article, Passage
+
+FILES = ("articles.jsonl", "article_lines.npy", "headings.json", "passages.npy", "passage_texts.txt")
+_COLUMNS = 7  # article number, n, row, start, end, first byte, end byte
+
+
+def write(folder: Path, articles: Sequence[Article], passages: Sequence[Passage], flush) -> None:
+    """Write the five files; `flush(f)` makes each durable before it is closed."""
+    folder = Path(folder)
+    lines = [0]
+    with open(folder / "articles.jsonl", "wb") as f:
+        for a in articles:
+            f.write(json.dumps(asdict(a), ensure_ascii=False).encode("utf-8") + b"\n")
+            lines.append(f.tell())
+        flush(f)
+    _save(folder / "article_lines.npy", np.array(lines, dtype=np.int64), flush)
+    with open(folder / "headings.json", "w", encoding="utf-8") as f:
+        json.dump([[a.id, a.title, a.date, a.published] for a in articles], f, ensure_ascii=False)
+        flush(f)
+    number = {a.id: k for k, a in enumerate(articles)}
+    table = np.zeros((len(passages), _COLUMNS), dtype=np.int64)
+    with open(folder / "passage_texts.txt", "wb") as f:
+        for i, p in enumerate(passages):
+            n = p.id.rpartition("#")[2]
+            if p.id != f"{p.article_id}#{n}" or not n.isdigit():
+                raise ValueError(f"passage id {p.id!r} is not <article id>#<n>")
+            first = f.tell()
+            f.write(p.text.encode("utf-8"))
+            table[i] = number[p.article_id], int(n), p.row, p.start, p.end, first, f.tell()
+        flush(f)
+    _save(folder / "passages.npy", table, flush)
+
+
+def _save(path: Path, array: np.ndarray, flush) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+        flush(f)
+
+
+class ArticleShelf(Mapping[str, Article]):
+    """article id -> Article, each read from articles.jsonl when asked for (the last few kept)."""
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        headings = json.loads((folder / "headings.json").read_text(encoding="utf-8"))
+        if not isinstance(headings, list) or not all(isinstance(h, list) and len(h) == 4 for h in headings):
+            raise ValueError("headings.json is not a list of [id, title, date, published]")
+        same: dict = {}  # many articles share a date: one string for each, not one an article
+        self.headings: list[tuple[str, str, str | None, str | None]] = [
+            (i, title, same.setdefault(date, date), same.setdefault(published, published))
+            for i, title, date, published in headings]
+        self.number = {h[0]: k for k, h in enumerate(self.headings)}
+        self.lines = np.load(folder / "article_lines.npy", allow_pickle=False)
+        self.path = folder / "articles.jsonl"
+        size = self.path.stat().st_size
+        if self.lines.shape != (len(headings) + 1,) or self.lines[0] != 0 or self.lines[-1] != size \
+                or np.any(np.diff(self.lines) <= 0):
+            raise ValueError(f"article_lines.npy does not fit the {len(headings)} articles of articles.jsonl")
+        if len(self.number) != len(self.headings) or list(self.number) != sorted(self.number):
+            raise ValueError("headings.json does not list each article once, in id order")
+        self._read = functools.lru_cache(maxsize=256)(self._read_article)
+
+    def __getitem__(self, article_id: str) -> Article:
+        return self._read(self.number[article_id])
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self.number
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.number)
+
+    def __len__(self) -> int:
+        return len(self.headings)
+
+    def _read_article(self, k: int) -> Article:
+        start, end = int(self.lines[k]), int(self.lines[k + 1])
+        with open(self.path, "rb") as f:  # a pruned version's file stays readable only while open: open per read
+            f.seek(start)
+            record = json.loads(f.read(end - start))
+        article = Article(**{**record, "sections": tuple(map(tuple, record["sections"]))})
+        if article.id != self.headings[k][0]:
+            raise ValueError(f"articles.jsonl line {k + 1} holds {article.id!r}, headings.json {self.headings[k][0]!r}")
+        return article
+
+    def hashes(self) -> dict[str, str]:
+        """article id -> content hash, reading every article (a refresh's comparison)."""
+        with open(self.path, encoding="utf-8") as f:
+            return {r["id"]: r["sha256"] for r in map(json.loads, f)}
+
+
+def read_passages(folder: Path, shelf: ArticleShelf) -> list[Passage]:
+    """Every passage, its text read from passage_texts.txt (in order, a little at a time)."""
+    folder = Path(folder)
+    table = np.load(folder / "passages.npy", allow_pickle=False)
+    if table.ndim != 2 or table.shape[1] != _COLUMNS or table.dtype != np.int64:
+        raise ValueError(f"passages.npy is {table.shape} {table.dtype}, not passages x {_COLUMNS} int64")
+    path = folder / "passage_texts.txt"
+    if len(table) and not (table[:, 0].min() >= 0 and table[:, 0].max() < len(shelf)):
+        raise ValueError("passages.npy names an article the version lacks")
+    if len(table) and (table[0, 5] != 0 or np.any(table[1:, 5] != table[:-1, 6]) or table[-1, 6] != path.stat().st_size):
+        raise ValueError("passages.npy does not fit the texts of passage_texts.txt")
+    headings = shelf.headings
+    passages = []
+    with open(path, "rb") as f:
+        for chunk in range(0, len(table), 4096):  # a chunk at a time: the whole table as Python ints would outweigh it
+            for k, n, row, start, end, first, last in table[chunk:chunk + 4096].tolist():
+                article_id, title, date, _ = headings[k]
+                text = f.read(last - first).decode("utf-8")
+                if len(text) != end - start:
+                    raise ValueError(f"passage_texts.txt: passage {article_id}#{n} is not {end - start} characters")
+                passages.append(Passage(f"{article_id}#{n}", row, article_id, title, start, end, text, date))
+    return passages
