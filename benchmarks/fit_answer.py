@@ -109,7 +109,7 @@ def main() -> None:
     print(f"{len(data)} tuning questions, {len(short)} with a short answer")
     results = {}
     for most in (None, 8, 5, 4, 3, 2):
-        read_by = [(item, read(reader, g.question, g.hits, g.scored, 0.0, most)) for item, g, reader in short]
+        read_by = [(item, read(reader, g.query.reader_question, g.hits, g.scored, 0.0, most)) for item, g, reader in short]
         for term, w in ((t, w) for t in TERMS for w in GRID):
             f1, hit = [], []
             for item, readings in read_by:
@@ -133,8 +133,8 @@ def main() -> None:
     for item, g, reader in data:
         if not g.hits:
             continue
-        readings = read(reader, g.question, g.hits, g.scored, best[2], best[0], best[1])
-        s = signals(g.question, g.wanted, g.hits, [r.sentence for r in readings] or g.scored, g.index.sparse,
+        readings = read(reader, g.query.reader_question, g.hits, g.scored, best[2], best[0], best[1])
+        s = signals(g.query, g.hits, [r.sentence for r in readings] or g.scored, g.index,
                     readings[0] if readings else None)
         x.append([getattr(s, n) for n in names])
         y.append(item.abstain)

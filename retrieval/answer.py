@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
+from retrieval.query import Query
 from retrieval.sentences import sentences_with_terms
-from retrieval.terms import terms
 from retrieval.types import Answer, Citation, Hit, Passage, SentenceRange
 
 NO_ANSWER = "The articles don't say."
@@ -16,9 +16,6 @@ NO_ANSWER = "The articles don't say."
 # XQuAD); bigrams reward the question's phrasing, the passage prior its retrieval rank, and the
 # answer-type bonus a sentence that holds the kind of thing asked for (a number, a date, a name).
 W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.15, 0.8, 0.2, 0.004
-# A follow-up's carried-over words count this much of their weight: they find the right article, but
-# the sentence that answers is the one with the new question's own words.
-CONTEXT_SHARE = 0.2
 PRIOR_POWER = 4.0
 
 
@@ -38,6 +35,7 @@ Split = Callable[[Passage], Iterable[tuple[int, int, tuple[str, ...]]]]
 
 
 def split_with_terms(passage: Passage) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+    """A passage split afresh: for passages outside an index (a search index reads its stored split)."""
     return sentences_with_terms(passage.text)
 
 
@@ -51,28 +49,9 @@ def candidate_sentences(hits: list[Hit], passages: int = 3, split: Split = split
     return out
 
 
-def query_weights(question: str, weight: Callable[[str], float], context: str = "") -> dict[str, float]:
-    """Each content term of the question with its weight (IDF); a follow-up's context terms count less."""
-    wanted = {t: weight(t) for t in terms(question)}
-    for term in terms(context):
-        wanted.setdefault(term, CONTEXT_SHARE * weight(term))
-    return wanted
-
-
-def coverage(wanted: dict[str, float], text: str) -> float:
-    """The weighted share of the question's terms that a text contains."""
-    total = sum(wanted.values())
-    if not total:
-        return 0.0
-    present = set(terms(text))
-    return sum(w for t, w in wanted.items() if t in present) / total
-
-
-def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, float],
-                    answer_type: str | None = None) -> list[Sentence]:
+def score_sentences(sentences: list[Sentence], query: Query) -> list[Sentence]:
     """Each sentence with its score against the question, best first."""
-    total = sum(wanted.values()) or 1.0
-    question_bigrams = _bigrams(terms(question))
+    question_bigrams = _bigrams(query.terms)
     scored = []
     seen = set()
     top = max((s.hit.score for s in sentences), default=0.0)
@@ -80,17 +59,16 @@ def score_sentences(sentences: list[Sentence], question: str, wanted: dict[str, 
         if (s.hit.passage.article_id, s.start) in seen:  # the same sentence in two windows
             continue
         seen.add((s.hit.passage.article_id, s.start))
-        sentence_terms = s.terms or tuple(terms(s.text))
-        present = set(sentence_terms)
-        covered = sum(w for t, w in wanted.items() if t in present) / total
-        bigrams = len(question_bigrams & _bigrams(sentence_terms)) / len(question_bigrams) if question_bigrams else 0.0
-        typed = W_TYPE if answer_type and _holds_type(s.text, answer_type, question) else 0.0
-        long = W_LONG * max(0, len(sentence_terms) - 30)
+        present = set(s.terms)
+        covered = query.coverage(present)
+        bigrams = len(question_bigrams & _bigrams(s.terms)) / len(question_bigrams) if question_bigrams else 0.0
+        typed = W_TYPE if query.kind and _holds_type(s.text, query.kind, query.text) else 0.0
+        long = W_LONG * max(0, len(s.terms) - 30)
         # The passage prior follows the retrieval score, not the rank: near-ties stay near-ties.
         prior = W_RANK * (s.hit.score / top) ** PRIOR_POWER if top > 0 else W_RANK / (1 + s.rank)
         score = covered + W_BIGRAM * bigrams + prior + typed - long
-        scored.append(Sentence(s.hit, s.rank, s.start, s.end, s.text, score, frozenset(present & wanted.keys()),
-                               sentence_terms))
+        scored.append(Sentence(s.hit, s.rank, s.start, s.end, s.text, score, frozenset(present & query.wanted.keys()),
+                               s.terms))
     return sorted(scored, key=lambda s: -s.score)
 
 
@@ -126,7 +104,7 @@ def abstain(question: str, **fields) -> Answer:
     return Answer(question=question, text=NO_ANSWER, abstained=True, **fields)
 
 
-def _bigrams(words: list[str]) -> set[tuple[str, str]]:
+def _bigrams(words: Sequence[str]) -> set[tuple[str, str]]:
     return set(zip(words, words[1:]))
 
 

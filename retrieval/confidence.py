@@ -19,10 +19,9 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from retrieval.answer import Sentence, coverage
-from retrieval.question import own_entities
-from retrieval.sparse import SparseIndex
-from retrieval.terms import terms, tokens
+from retrieval.answer import Sentence
+from retrieval.query import Query
+from retrieval.terms import normalise
 from retrieval.types import Hit
 
 WEIGHTS = {"cosine": -2.25, "sentence_coverage": -1.37, "passage_coverage": -2.48, "entity_coverage": -2.38,
@@ -59,29 +58,22 @@ class Signals:
         return {**asdict(self), "doubt": round(self.doubt, 4)}
 
 
-def signals(question: str, wanted: dict[str, float], hits: list[Hit], scored: list[Sentence],
-            sparse: SparseIndex, reading=None) -> Signals:
-    """The signals of one question; `reading` is the reader's best (a reading.Reading), when it found one."""
-    passages = [f"{h.passage.title} {h.passage.text}" for h in hits]
-    mentioned = " ".join(tokens(" ".join(passages)))  # lower-cased, accents folded
-    names = own_entities(question)
+def signals(query: Query, hits: list[Hit], scored: list[Sentence], index, reading=None) -> Signals:
+    """The signals of one question; `index` is the search index the hits come from (its stored terms),
+    `reading` the reader's best (a reading.Reading), when it found one."""
+    # Lower-cased, accents folded: where the question's names are looked for.
+    mentioned = " ".join(normalise(f"{h.passage.title} {h.passage.text}") for h in hits)
     # A name counts as mentioned by any of its words: "Graham Twigg" is the passage's "Twigg".
-    named = [n for n in names if any(_word_in(w, mentioned) for w in n.split())]
-    # A name with a word the whole corpus never contains: "Eiffel Tower", "Beijing National Stadium"
-    # (numbers aside: "2013" may be phrased otherwise).
-    unseen = any(term not in sparse for n in names if not any(c.isdigit() for c in n) for term in terms(n))
+    named = sum(any(re.search(form, mentioned) for form in forms) for forms in query.name_forms)
     return Signals(
         cosine=max((h.dense for h in hits if h.dense is not None), default=0.0),
-        sentence_coverage=coverage(wanted, scored[0].text) if scored else 0.0,
-        passage_coverage=max((coverage(wanted, p) for p in passages), default=0.0),
-        entity_coverage=len(named) / len(names) if names else 1.0,
-        unseen_entity=float(unseen),
+        sentence_coverage=query.coverage(set(scored[0].terms)) if scored else 0.0,
+        passage_coverage=max((query.coverage(index.passage_terms(h.passage)) for h in hits), default=0.0),
+        entity_coverage=named / len(query.name_forms) if query.name_forms else 1.0,
+        # A name with a word the whole corpus never contains: "Eiffel Tower", "Beijing National Stadium"
+        # (numbers aside: "2013" may be phrased otherwise).
+        unseen_entity=float(any(t not in index.sparse for t in query.name_terms)),
         reader_margin=max(-MARGIN_CLIP, min(MARGIN_CLIP, reading.span_score - reading.null_score)) if reading else -MARGIN_CLIP,
         reader_probability=reading.probability if reading else 0.0,
     )
 
-
-def _word_in(word: str, text: str) -> bool:
-    """Whether a question's word (possessive dropped) occurs in tokenised text."""
-    folded = " ".join(tokens(re.sub(r"['’]s$", "", word)))
-    return bool(folded) and folded in text

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Collection, Sequence
 
 from retrieval import store
-from retrieval.answer import Sentence, abstain, candidate_sentences, compose, query_weights, score_sentences
-from retrieval.conversation import resolve
+from retrieval.answer import Sentence, abstain, candidate_sentences, compose, score_sentences
 from retrieval.confidence import signals
 from retrieval.embed import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
-from retrieval.question import answer_type, clean_question
+from retrieval.query import Query, parse
 from retrieval.reader import MODEL_DIR as READER_DIR, Reader
 from retrieval.reading import Reading, choose_readings, read
 from retrieval.search import Retriever, SearchIndex, diversify, search
@@ -128,39 +127,23 @@ class Gathered:
     """What one question found before anything is decided: the answer, the checks and the fitting
     scripts (benchmarks/fit_answer.py) all start from it."""
 
-    asked: str  # the question as asked
-    question: str  # as the corpus spells it
-    search_query: str
-    followup: bool
-    kind: str | None
+    query: Query
     index: SearchIndex
     hits: list[Hit]
-    wanted: dict[str, float]
     scored: list[Sentence]
     readings: list[Reading]
 
 
 def gather(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int = 3,
            article_ids: Collection[str] | None = None, retriever: Retriever | None = None) -> Gathered:
-    asked = clean_question(question)
     index = engine.index
     reader = engine.require_reader()
-    # Misspelt words are put right before anything else: the search, the scoring and the checks all
-    # read the question as the corpus spells it; the answer keeps the question as it was asked.
-    question = index.speller.correct(asked)
-    resolved = resolve(question, history)
-    kind = answer_type(question)
-    hits = diversify(search(index, engine.embedder, resolved.search_query, k=max(top_k, 3) * 3,
-                            retriever=retriever or engine.retriever, article_ids=article_ids,
-                            prefer=resolved.prefer))[:top_k]
-    wanted = query_weights(question, index.sparse.weight, resolved.context) if hits else {}
-    scored = score_sentences(candidate_sentences(hits, top_k, index.sentences_of), question, wanted, kind) if hits else []
-    # A follow-up's pronoun means nothing to the reader alone: it reads the question after the words it
-    # points back to ("State Intellectual Property Office What is the WIPO Office in China When did it open?").
-    reader_question = f"{resolved.context} {question}" if resolved.followup else question
-    readings = read(reader, reader_question, hits, scored) if hits else []
-    return Gathered(asked, question, resolved.search_query, resolved.followup, kind, index, hits, wanted, scored,
-                    readings)
+    query = parse(question, index.sparse, index.speller, history, article_ids)
+    hits = diversify(search(index, engine.embedder, query, k=max(top_k, 3) * 3,
+                            retriever=retriever or engine.retriever))[:top_k]
+    scored = score_sentences(candidate_sentences(hits, top_k, index.sentences_of), query) if hits else []
+    readings = read(reader, query.reader_question, hits, scored) if hits else []
+    return Gathered(query, index, hits, scored, readings)
 
 
 def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int = 3,
@@ -170,18 +153,18 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     Raises BadQuestion for an unusable question; "the articles don't say" is an Answer, not an error.
     """
     g = gather(engine, question, history, top_k, article_ids, retriever)
-    fields = dict(search_query=g.search_query, index_version=g.index.name)
+    q = g.query
+    fields = dict(search_query=q.search_query, index_version=g.index.name)
     if not g.hits:
-        return abstain(g.asked, **fields)
+        return abstain(q.asked, **fields)
     best = g.readings[0] if g.readings else None
-    evidence = signals(g.question, g.wanted, g.hits, [r.sentence for r in g.readings] or g.scored,
-                       g.index.sparse, best)
-    fields["details"] = {"signals": evidence.as_dict(), "followup": g.followup, "answer_type": g.kind}
-    if g.question != g.asked:
-        fields["details"]["spelled_as"] = g.question
+    evidence = signals(q, g.hits, [r.sentence for r in g.readings] or g.scored, g.index, best)
+    fields["details"] = {"signals": evidence.as_dict(), "followup": q.followup, "answer_type": q.kind}
+    if q.text != q.asked:
+        fields["details"]["spelled_as"] = q.text
     if not evidence.answered or best is None:
-        return abstain(g.asked, **fields)
+        return abstain(q.asked, **fields)
     chosen = choose_readings(g.readings)
     fields["details"]["reader"] = {"span_score": round(best.span_score, 3), "null_score": round(best.null_score, 3),
                                    "probability": round(best.probability, 4)}
-    return compose(g.asked, [r.sentence for r in chosen], span=best.span or None, **fields)
+    return compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields)

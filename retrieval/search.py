@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Collection, Literal
+import functools
+from typing import Literal
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.spelling import Speller
 from retrieval.store import IndexVersion
 from retrieval.sentence_index import Sentences
+from retrieval.query import Query, parse
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
 
@@ -32,10 +34,17 @@ class SearchIndex:
         self.sentence_index = version.text.sentences
         self.sparse = version.text.sparse
         self.speller = Speller(self.sparse, version.text.all_names)
+        # A title's terms, for the passages the checks read: titles repeat across an article's passages.
+        self._title_terms = functools.lru_cache(maxsize=4096)(lambda title: frozenset(terms(title)))
 
     def sentences_of(self, passage: Passage) -> Sentences:
         """(start, end, terms in order) of each sentence of a passage of this version, offsets in the passage."""
         return self.sentence_index.sentences(self.version.position[passage.row])
+
+    def passage_terms(self, passage: Passage) -> frozenset[str]:
+        """The terms of a passage's title and text, from its stored sentences."""
+        held = {t for _, _, sentence_terms in self.sentences_of(passage) for t in sentence_terms}
+        return self._title_terms(passage.title) | held
 
     @property
     def name(self) -> str:
@@ -46,21 +55,24 @@ class SearchIndex:
         return self.version.passages
 
 
-def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retriever: Retriever = "hybrid",
-           article_ids: Collection[str] | None = None, prefer: Collection[str] = (), depth: int = 50) -> list[Hit]:
+def search(index: SearchIndex, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
+           depth: int = 50) -> list[Hit]:
     """The k best passages for `query`, best first, each with its cosine to the query.
 
-    `article_ids` restricts the search to those articles; passages of `prefer`red articles (the ones a
-    conversation has been citing) rank higher. BM25 alone and "rrf" rank by reciprocal rank fusion.
+    A Query's `article_ids` restrict the search to those articles; passages of its `prefer`red articles
+    (the ones a conversation has been citing) rank higher. A plain string is searched as it is.
+    BM25 alone and "rrf" rank by reciprocal rank fusion.
     """
+    if isinstance(query, str):
+        query = parse(query, index.sparse)
     passages = index.passages
     allowed = None
-    if article_ids is not None:
-        allowed = np.array([i for i, p in enumerate(passages) if p.article_id in article_ids], dtype=np.int64)
+    if query.article_ids is not None:
+        allowed = np.array([i for i, p in enumerate(passages) if p.article_id in query.article_ids], dtype=np.int64)
         if not len(allowed):
             return []
     # The query is embedded even for BM25 alone: the cosines tell `ask` whether anything is relevant.
-    query_vector = embedder.encode([query])[0]
+    query_vector = embedder.encode([query.search_query])[0]
 
     rankings: list[list[int]] = []
     cosine: dict[int, float] = {}
@@ -70,7 +82,7 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
         rankings.append([i for i, _ in dense])
     bm25 = None
     if retriever != "dense":
-        bm25 = index.sparse.scores(terms(query))
+        bm25 = index.sparse.scores(list(query.search_terms))
         if allowed is not None:
             mask = np.zeros(len(bm25), dtype=bool)
             mask[allowed] = True
@@ -82,11 +94,12 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
     if missing:
         cosine.update(zip(missing, (index.version.vectors[missing] @ query_vector).tolist()))
 
+    prefer = query.prefer
     if retriever == "hybrid":
-        fused = _weighted_sum(index, query, candidates, cosine, bm25, prefer)
+        fused = _weighted_sum(index, query, candidates, cosine, bm25)
     else:
         if retriever == "rrf" and candidates:
-            best = _best_sentence(index, query, candidates)
+            best = index.sentence_index.best_coverage(candidates, query.search_wanted)
             rankings.append(sorted(candidates, key=lambda i: -best[i]))
         if prefer:
             rankings.append(sorted((i for i in candidates if passages[i].article_id in prefer), key=lambda i: -cosine[i]))
@@ -95,24 +108,17 @@ def search(index: SearchIndex, embedder: Embedder, query: str, k: int = 10, retr
     return [Hit(passages[i], score=float(fused[i]), dense=cosine.get(i)) for i in order]
 
 
-def _best_sentence(index: SearchIndex, query: str, candidates: list[int]) -> dict[int, float]:
-    """Per passage, the weighted share of the query's terms that its best single sentence holds.
-
-    An answer is a sentence; a passage-level score dilutes it among its neighbours.
-    """
-    return index.sentence_index.best_coverage(candidates, {t: index.sparse.weight(t) for t in set(terms(query))})
-
-
-def _weighted_sum(index: SearchIndex, query: str, candidates: list[int], cosine: dict[int, float],
-                  bm25: np.ndarray, prefer: Collection[str]) -> dict[int, float]:
+def _weighted_sum(index: SearchIndex, query: Query, candidates: list[int], cosine: dict[int, float],
+                  bm25: np.ndarray) -> dict[int, float]:
     if not candidates:
         return {}
     top_bm25 = max(float(bm25[i]) for i in candidates) or 1.0
     score = {i: W_DENSE * cosine[i] + W_BM25 * float(bm25[i]) / top_bm25
-             + (W_PREFER if index.passages[i].article_id in prefer else 0.0) for i in candidates}
-    # Only the RERANK best by the cheap signals can move up for their best sentence.
+             + (W_PREFER if index.passages[i].article_id in query.prefer else 0.0) for i in candidates}
+    # Only the RERANK best by the cheap signals can move up for their best sentence: an answer is a
+    # sentence, and a passage-level score dilutes it among its neighbours.
     head = sorted(candidates, key=lambda i: (-score[i], i))[:RERANK]
-    for i, covered in _best_sentence(index, query, head).items():
+    for i, covered in index.sentence_index.best_coverage(head, query.search_wanted).items():
         score[i] += W_SENTENCE * covered
     return score
 

@@ -144,8 +144,17 @@ def test_the_reader_reads_odd_input_without_failing(reader):
     assert span is not None and 0 <= span.start < span.end <= len(CONTEXT * 30)
 
 
+
+class Uniform:
+    """Every term weighs the same."""
+
+    def weight(self, term: str) -> float:
+        return 1.0
+
+
 def test_readings_point_into_the_article_and_a_budget_reads_only_the_best_sentences(reader):
-    from retrieval.answer import candidate_sentences, query_weights, score_sentences
+    from retrieval.answer import candidate_sentences, score_sentences
+    from retrieval.query import parse
     from retrieval.reading import read
     from retrieval.types import Hit, Passage
 
@@ -154,8 +163,7 @@ def test_readings_point_into_the_article_and_a_budget_reads_only_the_best_senten
     passage = Passage("h#0", 0, "h", "Bridge News", start, len(article), article[start:])
     hits = [Hit(passage, 1.0, 1.0)]
     question = "How much did the bridge cost?"
-    wanted = query_weights(question, lambda t: 1.0)
-    scored = score_sentences(candidate_sentences(hits), question, wanted)
+    scored = score_sentences(candidate_sentences(hits), parse(question, Uniform()))
     whole = read(reader, question, hits, scored, most=None)
     assert len(whole) == len(scored) == 4
     for r in whole:

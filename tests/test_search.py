@@ -5,6 +5,7 @@ import pytest
 
 from retrieval.dense import DenseIndex
 from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.query import parse
 from retrieval.search import SearchIndex, diversify, search
 from retrieval import store
 from retrieval.refresh import build
@@ -60,6 +61,6 @@ def test_titles_and_dates_are_searchable(tiny_index, hashing):
 
 
 def test_article_filter(tiny_index, hashing):
-    hits = search(tiny_index, hashing, "apple harvest", article_ids={"library"})
+    hits = search(tiny_index, hashing, parse("apple harvest", tiny_index.sparse, article_ids={"library"}))
     assert hits and {h.passage.article_id for h in hits} == {"library"}
-    assert search(tiny_index, hashing, "apple", article_ids={"nope"}) == []
+    assert search(tiny_index, hashing, parse("apple", tiny_index.sparse, article_ids={"nope"})) == []

@@ -1,11 +1,19 @@
 """Which sentences answer, and what the citations say of them: pure functions over made-up passages and readings."""
 
-from retrieval.answer import Sentence, candidate_sentences, compose, query_weights, score_sentences
+from retrieval.answer import Sentence, candidate_sentences, compose, score_sentences
+from retrieval.query import parse
 from retrieval.reading import Reading, choose_readings
 from retrieval.types import Hit, Passage
 
 MEETING = ("Yin Hejun met Wang Binying at the Beijing WIPO meeting on May 16. "
            "Chen Hongbing and Wang Hong also joined the meeting.")
+
+
+class Uniform:
+    """Every term weighs the same."""
+
+    def weight(self, term: str) -> float:
+        return 1.0
 
 
 def hit(article: str, text: str, score: float = 1.0, n: int = 0, start: int = 0) -> Hit:
@@ -14,7 +22,6 @@ def hit(article: str, text: str, score: float = 1.0, n: int = 0, start: int = 0)
 
 
 def readings(hits: list[Hit], span_scores: list[float], null: float = 0.0) -> list[Reading]:
-    wanted = query_weights("Who attended the meeting?", lambda t: 1.0)
     sentences = candidate_sentences(hits)
     out = [Reading(s, s.start, s.start + 3, score, null, 0.5, score) for s, score in zip(sentences, span_scores)]
     return sorted(out, key=lambda r: -r.score)
@@ -51,7 +58,6 @@ def test_citations_list_the_offsets_of_exactly_the_quoted_sentences():
 
 def test_sentences_are_scored_by_the_question_terms_they_hold():
     hits = [hit("a", "The plan was signed in Beijing. Unrelated weather was sunny and warm all week long.")]
-    wanted = query_weights("Where was the plan signed?", lambda t: 1.0)
-    scored = score_sentences(candidate_sentences(hits), "Where was the plan signed?", wanted)
+    scored = score_sentences(candidate_sentences(hits), parse("Where was the plan signed?", Uniform()))
     assert scored[0].text == "The plan was signed in Beijing." and scored[0].score > scored[1].score
     assert isinstance(scored[0], Sentence)
