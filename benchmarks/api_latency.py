@@ -29,8 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from bot import runtime  # noqa: E402
+
+runtime.prepare()  # the process settings of every citeqa entry point (bot/runtime.py)
 
 import httpx  # noqa: E402
 

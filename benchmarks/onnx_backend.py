@@ -25,10 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bot import runtime  # noqa: E402
+
+runtime.prepare()  # the process settings of every citeqa entry point (bot/runtime.py)
 
 import numpy as np  # noqa: E402
 

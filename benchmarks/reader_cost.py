@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bot import runtime  # noqa: E402
+
+runtime.prepare()  # the process settings of every citeqa entry point (bot/runtime.py)
 
 from benchmarks.api_latency import interleaved, percentile  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402

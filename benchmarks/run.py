@@ -30,8 +30,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from bot import runtime  # noqa: E402
+
+runtime.prepare()  # the process settings of every citeqa entry point (bot/runtime.py)
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 import httpx  # noqa: E402

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -22,8 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT)]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from bot import runtime  # noqa: E402
+
+runtime.prepare()  # the process settings of every citeqa entry point (bot/runtime.py)
 
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402

@@ -24,7 +24,6 @@ from bot.schemas import (ArticleList, ArticleOut, ArticleSummary, AskIn, AskOut,
                          PassageOut, PassageSpan, Ready)
 from bot.index_watch import watch_index
 from bot.settings import Settings, make_embedder
-from retrieval.embed import SentenceTransformerEmbedder
 from retrieval.engine import Engine, ask
 from retrieval.store import IndexVersion
 
@@ -179,22 +178,6 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     return app
 
 
-def _one_thread_per_question(engine: Engine) -> None:
-    """One torch thread per question: a server's parallelism is across questions.
-
-    OpenMP's thread count is per thread, and torch starts each threadpool worker with one thread per
-    core; on a shared 2-core machine two OpenMP threads wait for each other at every layer, and one
-    query's embedding took 370 ms at p50 against 70 ms with one thread (load 8). In-process `ask`
-    already runs with one whenever torch was imported before FAISS (FAISS's omp_set_num_threads(1)
-    then binds to torch's OpenMP), so the route now computes exactly what `ask` computes in-process.
-    """
-    if isinstance(engine.embedder, SentenceTransformerEmbedder):
-        import torch
-
-        # Here, before the warm-up question: it becomes the default of every thread that has not run torch yet.
-        torch.set_num_threads(1)
-
-
 def _allowed_articles(engine: Engine, body: AskIn, by_date: ArticlesByDate) -> set[str] | None:
     """The articles a question may draw on: those asked for, within the published dates asked for."""
     allowed = set(body.article_ids) if body.article_ids is not None else None
@@ -237,7 +220,6 @@ def _warm_up(engine: Engine) -> None:
     """A question that the index answers loads everything a question needs (the embedding model, the
     reader), so the first user does not wait for it."""
     started = time.perf_counter()
-    _one_thread_per_question(engine)
     try:
         passages = engine.index.passages
         ask(engine, "Who " + " ".join(passages[0].text.split()[:12]) + "?" if passages else "Who?")

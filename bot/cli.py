@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
-import os
-import sqlite3
-import sys
-import tempfile
-import time
-from pathlib import Path
-from typing import Annotated, Optional
+from bot import runtime
 
-import typer
-from pydantic import ValidationError
+runtime.prepare()  # before numpy, FAISS or torch is imported: see bot/runtime.py
 
-from bot.settings import Settings, make_embedder
-from retrieval.errors import CiteqaError, RefreshBusy
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Optional  # noqa: E402
+
+import typer  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from bot.settings import Settings, make_embedder  # noqa: E402
+from retrieval.errors import CiteqaError, RefreshBusy  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from a folder of news articles.")
 
@@ -89,6 +93,7 @@ def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
     from retrieval.refresh import build
 
     settings = _settings(corpus, index)
+    runtime.for_batch_work(settings)
     try:
         report = build(settings.corpus, settings.index, make_embedder(settings), _Bar("embedding"),
                        max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
@@ -109,6 +114,7 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
     from retrieval.refresh import refresh as run_refresh
 
     settings = _settings(corpus, index)
+    runtime.for_batch_work(settings)
     embedder = make_embedder(settings)  # one per process: the model loads at most once
     while True:
         try:

@@ -24,10 +24,9 @@ MIN_POINTS_PER_LIST = 39
 
 
 def _faiss():
+    # Threads are the process's (bot/runtime.py: one OpenMP thread a thread, set before FAISS loads).
     import faiss
 
-    # One thread: a single query over a flat index is faster and steadier on a shared 2-core machine.
-    faiss.omp_set_num_threads(1)
     return faiss
 
 
@@ -72,12 +71,13 @@ class DenseIndex:
             lists = lists or ivf_lists(len(rows))
             inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
             inner.nprobe = min(lists, probes or ivf_probes(lists))
-            # Training is batch work: every core, then back to one for this thread's searches.
+            # Training is batch work: every core for it, then this thread's setting as it was.
+            before = faiss.omp_get_max_threads()
             faiss.omp_set_num_threads(os.cpu_count() or 1)
             try:
                 inner.train(vectors)
             finally:
-                _faiss()
+                faiss.omp_set_num_threads(before)
         else:
             inner = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIDMap2(inner)
@@ -121,8 +121,5 @@ class DenseIndex:
         k = min(k, len(self))
         if k <= 0:
             return []
-        # OpenMP's thread count is per calling thread: a server's worker threads start with the
-        # default (every core) whatever the main thread set, so set it where the search runs.
-        _faiss()
         scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

@@ -43,12 +43,12 @@ class SentenceTransformerEmbedder:
     def model(self):
         with self._lock:
             if self._model is None:
-                # Set before sentence-transformers is imported: weights come from disk, never a hub.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(resolve_model_path(self.name), device=self.device)
+                # Weights come from disk, never a hub, unless the process was told otherwise (HF_HUB_OFFLINE=0).
+                offline = os.environ.get("HF_HUB_OFFLINE", "1").lower() not in ("0", "false", "no")
+                self._model = SentenceTransformer(resolve_model_path(self.name), device=self.device,
+                                                  local_files_only=offline)
             return self._model
 
     @property

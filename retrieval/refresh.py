@@ -16,7 +16,7 @@ from retrieval.embed import Embedder
 from retrieval.errors import CiteqaError, NoArticles
 from retrieval.passages import MAX_WORDS, MIN_WORDS, split_passages
 from retrieval.text_index import TextIndex
-from retrieval.types import Article, Passage
+from retrieval.types import Passage
 
 log = logging.getLogger(__name__)
 

@@ -152,8 +152,8 @@ _CHECKED_AT_ONCE = 20_000  # passages
 def _hand_back(*arrays: np.ndarray) -> None:
     """Drop the pages of memory-mapped arrays from this process (they stay in the page cache, and are
     read again if touched): what was read to check a file is not kept as if questions needed it."""
-    for array in arrays:
-        mapped = getattr(array, "_mmap", None)
+    for values in arrays:
+        mapped = getattr(values, "_mmap", None)
         if mapped is not None:
             mapped.madvise(mmap.MADV_DONTNEED)
 

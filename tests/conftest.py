@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from bot import runtime  # noqa: E402
+
+runtime.prepare()  # as every citeqa entry point does, before numpy, FAISS or torch is imported
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from retrieval.embed import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402

@@ -7,7 +7,6 @@ import pytest
 from retrieval.engine import ask
 from retrieval.errors import BadQuestion
 from retrieval.evaluate import evaluate, load_questions, select_part
-from retrieval.types import Turn
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.model

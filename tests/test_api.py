@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import quote
@@ -11,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
+from bot import runtime
 from bot.api import STATIC, ArticlesByDate, create_app
 from bot.conversations import ConversationStore
 from bot.limits import TokenBuckets
@@ -154,25 +158,25 @@ def test_a_date_range_finds_exactly_the_articles_a_scan_of_every_article_finds(t
     assert by_date.between(version, "2022-01-01", "2022-12-31") == set()
 
 
-def test_every_server_thread_embeds_with_one_torch_thread(seeds_engine, tmp_path):
-    # Torch starts a new thread with one OpenMP thread per core: two per question made a query's embedding 5x
-    # slower on a loaded 2-core machine. Set 2 here, as a 2-core machine would, whatever this one has.
-    import torch
-
-    main_thread = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        settings = make_settings(tmp_path, SEEDS, seeds_engine.index_dir)
-        with TestClient(create_app(seeds_engine, settings)) as client:
-            response = client.post("/v1/ask", json={"question": "Who attended the Beijing WIPO meeting?"})
-            assert response.status_code == 200
-            fresh: list[int] = []
-            worker = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
-            worker.start()
-            worker.join()
-            assert fresh == [1]
-    finally:
-        torch.set_num_threads(main_thread)
+def test_every_thread_of_a_citeqa_process_starts_with_one_openmp_thread():
+    """The `citeqa` entry point sets threads before torch or FAISS loads (bot/runtime.py): a server's worker
+    threads, which OpenMP starts with its process-wide default, embed and search with one thread each.
+    (Torch used to start them with one per core: two per question made a query's embedding 5x slower on a
+    loaded 2-core machine.) Run in a fresh process, without the variables this test process has."""
+    probe = """
+import threading
+import bot.cli  # the entry point: as `citeqa serve` starts
+import faiss, numpy, torch
+seen = []
+worker = threading.Thread(target=lambda: seen.extend([torch.get_num_threads(), faiss.omp_get_max_threads()]))
+worker.start(); worker.join()
+print(seen)
+"""
+    env = {k: v for k, v in os.environ.items() if k not in runtime.ONE_THREAD + runtime.OFFLINE}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 1]"
 
 
 def test_articles_and_passages(client):
