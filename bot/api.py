@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import time
@@ -25,7 +24,7 @@ from bot.schemas import (ArticleList, ArticleOut, ArticleSummary, AskIn, AskOut,
 from bot.index_watch import watch_index
 from bot.settings import Settings, make_embedder
 from retrieval.engine import Engine, ask
-from retrieval.store import IndexVersion
+from retrieval.filters import Filters
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,6 @@ NOT_FOUND = {404: {"model": Error, "description": "not found"}}
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
-    by_date = ArticlesByDate()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -78,8 +76,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         """Answer a question with numbered citations; pass the returned conversation_id to ask a follow-up."""
         started, state = time.perf_counter(), request.app.state
         conversation = body.conversation_id or uuid.uuid4().hex
+        filters = Filters(None if body.article_ids is None else frozenset(body.article_ids),
+                          body.published_after, body.published_before)
         answer, turn = converse(state.engine, state.conversations, CONVERSATION_PREFIX + conversation, body.question,
-                                top_k=body.top_k, article_ids=_allowed_articles(state.engine, body, by_date))
+                                filters, top_k=body.top_k)
         metrics.answered(answer.abstained)
         # Serialised here, not returned as a model: FastAPI validates a model a plain `def` returns in a
         # second trip through the threadpool, and each trip waits for a thread to wake (ms on a busy machine).
@@ -176,33 +176,6 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
         mount_webhook(app, settings)
     return app
-
-
-def _allowed_articles(engine: Engine, body: AskIn, by_date: ArticlesByDate) -> set[str] | None:
-    """The articles a question may draw on: those asked for, within the published dates asked for."""
-    allowed = set(body.article_ids) if body.article_ids is not None else None
-    if body.published_after or body.published_before:
-        after = body.published_after.isoformat() if body.published_after else ""
-        before = body.published_before.isoformat() if body.published_before else "9999-12-31"
-        dated = by_date.between(engine.index.version, after, before)
-        allowed = dated if allowed is None else allowed & dated
-    return allowed
-
-
-class ArticlesByDate:
-    """The dated articles of the loaded version in date order, sorted once per version: a date range is
-    then two bisections, not a scan of every article (77,000 at 100,000 passages) in every question."""
-
-    def __init__(self):
-        self._sorted: tuple[str, list[str], list[str]] = ("", [], [])  # version name, dates, article ids
-
-    def between(self, version: IndexVersion, after: str, before: str) -> set[str]:
-        """Ids of the articles published from `after` to `before`, both included (ISO dates compare as text)."""
-        name, dates, ids = self._sorted
-        if name != version.name:  # one tuple swapped whole: a thread never sees one version's dates with another's ids
-            pairs = sorted((published, i) for i, _, _, published in version.articles.headings if published)
-            name, dates, ids = self._sorted = (version.name, [d for d, _ in pairs], [i for _, i in pairs])
-        return set(ids[bisect.bisect_left(dates, after):bisect.bisect_right(dates, before)])
 
 
 async def _watch_index(app: FastAPI, every: float) -> None:

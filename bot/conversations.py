@@ -4,6 +4,7 @@ restarts, forgets conversations after a time-to-live and keeps only their last t
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import sqlite3
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 from retrieval.engine import Engine, ask
+from retrieval.filters import Filters
 from retrieval.types import Answer, Turn
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,12 @@ CREATE TABLE IF NOT EXISTS messages (
     turn INTEGER NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (chat, message_id)
+);
+CREATE TABLE IF NOT EXISTS filters (
+    chat TEXT PRIMARY KEY,
+    article_ids TEXT,
+    published_after TEXT,
+    published_before TEXT
 );
 CREATE TABLE IF NOT EXISTS feedback (
     conversation_id TEXT NOT NULL,
@@ -105,6 +113,26 @@ class ConversationStore:
             self._db.execute(f"DELETE FROM messages WHERE {where}", args)
         return deleted > 0
 
+    def filters(self, chat: str) -> Filters:
+        """The filter a chat set with /filter; none set: every article."""
+        with self._lock:
+            row = self._db.execute("SELECT article_ids, published_after, published_before FROM filters WHERE chat = ?",
+                                   (chat,)).fetchone()
+        if row is None:
+            return Filters()
+        ids, after, before = row
+        return Filters(None if ids is None else frozenset(json.loads(ids)),
+                       after and datetime.date.fromisoformat(after), before and datetime.date.fromisoformat(before))
+
+    def set_filters(self, chat: str, filters: Filters) -> None:
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM filters WHERE chat = ?", (chat,))
+            if filters.active:
+                self._db.execute("INSERT INTO filters VALUES (?, ?, ?, ?)", (
+                    chat, None if filters.article_ids is None else json.dumps(sorted(filters.article_ids)),
+                    filters.published_after and filters.published_after.isoformat(),
+                    filters.published_before and filters.published_before.isoformat()))
+
     def remember_message(self, chat: str, message_id: int, conversation_id: str, turn: int) -> None:
         """A message that carries `turn` of `conversation_id` (a Telegram answer), so a reply to it follows up there."""
         with self._lock, self._transaction():
@@ -166,10 +194,12 @@ class _Immediate:
 
 
 def converse(engine: Engine, store: ConversationStore, conversation_id: str, question: str,
-             until_turn: int | None = None, **ask_options) -> tuple[Answer, int]:
+             filters: Filters = Filters(), until_turn: int | None = None, **ask_options) -> tuple[Answer, int]:
     """A question in a conversation, the one way every front-end asks one: the conversation's history (up
-    to `until_turn`, for a reply to an older answer), `ask`, and the turn remembered. (answer, its turn)."""
-    answer = ask(engine, question, store.history(conversation_id, until_turn), **ask_options)
+    to `until_turn`, for a reply to an older answer), `ask` within the filters, and the turn remembered.
+    Returns (answer, its turn)."""
+    article_ids = filters.allowed(engine.index.version) if filters.active else None
+    answer = ask(engine, question, store.history(conversation_id, until_turn), article_ids=article_ids, **ask_options)
     return answer, store.append(conversation_id, answer.as_turn())
 
 

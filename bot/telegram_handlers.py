@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import (BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, InlineQueryHandler,
                           InvalidCallbackData, MessageHandler, filters)
 
+from bot.chat_filters import USAGE, FilterError, describe, parse_filter
 from bot.conversations import ConversationStore, converse
 from bot.render import telegram_html, telegram_passage, telegram_sources
 from bot.settings import Settings
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 # Each command is handled by the CiteqaBot method of its name.
 COMMANDS = [("start", "what I know and how to ask"), ("help", "how to ask, and the buttons"),
-            ("reset", "forget this chat's conversation"), ("sources", "the articles I answer from")]
+            ("reset", "forget this chat's conversation"), ("sources", "the articles I answer from"),
+            ("filter", "answer only from some articles: dates, or /sources numbers")]
 UPDATES = ["message", "edited_message", "callback_query", "inline_query"]  # all the bot handles
 # Inline answers are cached by Telegram for this long: short, so a refreshed index shows soon.
 INLINE_CACHE_SECONDS = 10
@@ -40,7 +42,8 @@ HELP = ("Ask me a question in plain words and I answer from the news articles I 
         "Follow-up questions (\"What did she say next?\") continue the conversation; /reset starts afresh.\n"
         "Under an answer, <b>Passage n</b> shows the whole passage a source comes from, and 👍 / 👎 tell me "
         "whether the answer helped.\nReply to one of my answers to follow it up, in a group too (there, "
-        "mention me to ask something new).\n/sources lists the articles.")
+        "mention me to ask something new).\n/sources lists the articles; /filter limits my answers to some "
+        "of them (by date, or by their /sources numbers).")
 NOT_TEXT = "I read text only: send me your question in words."
 EDITED = "I answer new messages only: send the corrected question again."
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
@@ -93,6 +96,22 @@ class CiteqaBot:
         for part in telegram_sources([(title, date) for _, title, date, _ in headings]):
             await update.effective_message.reply_html(part)
 
+    async def filter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/filter: show or set which articles this chat's answers come from (bot/chat_filters.py)."""
+        chat = _conversation(update.effective_chat.id)
+        headings = self.engine.index.version.articles.headings
+        if context.args:
+            try:
+                chosen = parse_filter(context.args, headings)
+            except FilterError as err:
+                await update.effective_message.reply_text(str(err))
+                return
+            await asyncio.to_thread(self.store.set_filters, chat, chosen)
+        else:
+            chosen = await asyncio.to_thread(self.store.filters, chat)
+        reply = describe(chosen, headings)
+        await update.effective_message.reply_text(reply if context.args else f"{reply}\n\n{USAGE}")
+
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         text = _addressed(message, context.bot)
@@ -115,8 +134,9 @@ class CiteqaBot:
         async with self.locks.setdefault(message.chat_id, asyncio.Lock()):
             async with _typing(context.bot, message.chat_id):
                 conversation, until_turn, note = await asyncio.to_thread(self._thread, message, context.bot.id)
+                chat_filters = await asyncio.to_thread(self.store.filters, _conversation(message.chat_id))
                 answer, turn = await asyncio.to_thread(converse, self.engine, self.store, conversation, text,
-                                                       until_turn)
+                                                       chat_filters, until_turn)
             parts = telegram_html(answer, note=note)
             for k, part in enumerate(parts):
                 keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.version.passage) \

@@ -17,6 +17,7 @@ under the lock, deletes them.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime
 import fcntl
@@ -64,6 +65,7 @@ class IndexVersion:
     position: dict[int, int] = field(default_factory=dict)  # passage.row -> index into passages
     # Article number k's passages are passages[bounds[k]:bounds[k + 1]]: an array, not a dict of ids.
     bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    _by_date: tuple[list[str], list[str]] | None = None  # (dates, article ids) in date order, made on first use
 
     def __post_init__(self):
         self.position = {p.row: i for i, p in enumerate(self.passages)}
@@ -79,6 +81,18 @@ class IndexVersion:
         """Where an article's passages are in `passages` (they are consecutive)."""
         k = self.articles.number.get(article_id)
         return range(0) if k is None else range(int(self.bounds[k]), int(self.bounds[k + 1]))
+
+    def published_between(self, after: str, before: str) -> set[str]:
+        """Ids of the articles published from `after` to `before`, both included (ISO dates compare as text).
+
+        Sorted once per version, on the first use: a range is then two bisections, not a scan of every
+        article (77,000 at 100,000 passages) in every question.
+        """
+        if self._by_date is None:
+            pairs = sorted((published, i) for i, _, _, published in self.articles.headings if published)
+            self._by_date = ([d for d, _ in pairs], [i for _, i in pairs])  # one tuple, assigned whole
+        dates, ids = self._by_date
+        return set(ids[bisect.bisect_left(dates, after):bisect.bisect_right(dates, before)])
 
     def passage(self, passage_id: str) -> Passage | None:
         """The passage of that id ("<article id>#<n>", the n-th of its article), or None."""

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot import runtime
-from bot.api import STATIC, ArticlesByDate, create_app
+from bot.api import STATIC, create_app
 from bot.conversations import ConversationStore
 from bot.limits import TokenBuckets
 from bot.schemas import AskOut
@@ -24,7 +23,7 @@ from retrieval import store
 from retrieval.embed import HashingEmbedder
 from retrieval.refresh import build
 from retrieval.refresh import refresh as refresh_index
-from tests.conftest import SEEDS, write_corpus
+from tests.conftest import write_corpus
 
 ADMIN = "s3cret-admin-token"
 APPLES = "How many tonnes of apples did farmers in the Vale district pick?"
@@ -144,18 +143,17 @@ def test_a_date_range_finds_exactly_the_articles_a_scan_of_every_article_finds(t
     build(write_corpus(tmp_path / "corpus", articles), tmp_path / "index", HashingEmbedder(32))
     version = store.load_current(tmp_path / "index")
     assert sorted(a.published for a in version.articles.values() if a.published) == days
-    by_date = ArticlesByDate()
     bounds = ["", "2019-06-04", "2019-06-05", "2019-06-06", "2020-06-30", "2021-03-03", "2024-02-29", "9999-12-31"]
     for after in bounds:
         for before in bounds:
             scan = {a.id for a in version.articles.values() if a.published and after <= a.published <= before}
-            assert by_date.between(version, after, before) == scan, (after, before)
+            assert version.published_between(after, before) == scan, (after, before)
     # A new version is sorted afresh, not answered from the last one's order.
     (tmp_path / "corpus" / "undated.txt").write_text("Dated now\n\nOn July 1, 2022, it happened.\n", encoding="utf-8")
     refresh_index(tmp_path / "corpus", tmp_path / "index", HashingEmbedder(32))
     newer = store.load_current(tmp_path / "index")
-    assert newer.name != version.name and by_date.between(newer, "2022-01-01", "2022-12-31") == {"undated"}
-    assert by_date.between(version, "2022-01-01", "2022-12-31") == set()
+    assert newer.name != version.name and newer.published_between("2022-01-01", "2022-12-31") == {"undated"}
+    assert version.published_between("2022-01-01", "2022-12-31") == set()
 
 
 def test_every_thread_of_a_citeqa_process_starts_with_one_openmp_thread():

@@ -114,3 +114,23 @@ def test_each_server_deletes_expired_turns_on_its_schedule(tmp_path):
     asyncio.run(run_briefly())
     assert store._db.execute("SELECT COUNT(*) FROM turns").fetchone() == (0,)
     store.close()
+
+
+def test_a_chats_filter_outlives_a_restart_and_off_removes_it(tmp_path):
+    import datetime
+
+    from retrieval.filters import Filters
+
+    path = tmp_path / "conversations.sqlite"
+    chosen = Filters(frozenset({"harbour", "ferry"}), datetime.date(2019, 1, 1), None)
+    first = ConversationStore(path)
+    assert first.filters("telegram:1") == Filters()
+    first.set_filters("telegram:1", chosen)
+    first.set_filters("telegram:2", Filters(None, None, datetime.date(2020, 5, 1)))
+    first.close()
+    again = ConversationStore(path)
+    assert again.filters("telegram:1") == chosen
+    assert again.filters("telegram:2") == Filters(None, None, datetime.date(2020, 5, 1))
+    again.set_filters("telegram:1", Filters())
+    assert again.filters("telegram:1") == Filters() and not again.filters("telegram:1").active
+    again.close()

@@ -52,12 +52,42 @@ def test_start_sources_and_help(bot_api, tiny_engine, store):
         [welcome] = ask(bot_api, "/start")
         [sources] = ask(bot_api, "/sources")
         [help_] = ask(bot_api, "/help")
-    assert [c["command"] for c in bot_api.commands] == ["start", "help", "reset", "sources"]
+    assert [c["command"] for c in bot_api.commands] == ["start", "help", "reset", "sources", "filter"]
     assert "3 news articles" in welcome["text"]
     assert welcome["text"].count("• ") == 3 and "“New Harbour Bridge Opens”" in welcome["text"]
     assert "1. New Harbour Bridge Opens (March 3, 2021)\n2. City Library" in sources["text"]
     assert "3. Apple Harvest Breaks Record" in sources["text"]
     assert "Passage n" in help_["text"] and "/reset" in help_["text"]
+
+
+def test_filter_limits_a_chats_answers_by_date_and_by_sources_number_and_refuses_what_it_cannot_read(
+        bot_api, tiny_engine, store):
+    def cited(message) -> set[str]:
+        return set(re.findall(r"\[\d\] ([^\n]+)", message["text"]))
+
+    with running(bot_api, tiny_engine, store):
+        [shown] = ask(bot_api, "/filter")
+        [dated] = ask(bot_api, "/filter from 2021-01-01 to 2021-12-31")
+        [inside] = ask(bot_api, QUESTION)
+        [elsewhere] = ask(bot_api, QUESTION, chat_id=2)  # another chat keeps every article
+        [chosen] = ask(bot_api, "/filter articles 3")
+        [outside] = ask(bot_api, QUESTION)
+        refusals = [ask(bot_api, wrong)[0]["text"] for wrong in [
+            "/filter from 2021-13-01", "/filter from 2021-05-01 to 2021-01-01", "/filter articles 9",
+            "/filter articles 0", "/filter articles nosuch", "/filter banana", "/filter from"]]
+        [kept] = ask(bot_api, "/filter")
+        [lifted] = ask(bot_api, "/filter off")
+        [again] = ask(bot_api, QUESTION)
+    assert "every article" in shown["text"] and "/filter articles 1 3" in shown["text"]
+    assert "published from 2021-01-01 to 2021-12-31" in dated["text"]
+    assert cited(inside) == {"New Harbour Bridge Opens"} == cited(elsewhere)
+    assert "Apple Harvest Breaks Record" in chosen["text"] and "published" not in chosen["text"]
+    assert "New Harbour Bridge Opens" not in cited(outside)
+    assert ["is not a date" in refusals[0], "wrong way round" in refusals[1], "no article 9" in refusals[2],
+            "no article 0" in refusals[3], "no article “nosuch”" in refusals[4]] == [True] * 5
+    assert all("I don't understand" in r for r in refusals[5:]), refusals[5:]
+    assert "Apple Harvest Breaks Record" in kept["text"]  # a refused command changed nothing
+    assert "every article" in lifted["text"] and cited(again) == {"New Harbour Bridge Opens"}
 
 
 @pytest.mark.model

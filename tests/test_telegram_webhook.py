@@ -92,7 +92,7 @@ def test_the_command_registers_the_webhook(bot_api, tmp_path):
     process = citeqa("--webhook", url, env={**env, "CITEQA_TELEGRAM_WEBHOOK_SECRET": SECRET}, cwd=tmp_path)
     assert process.wait(WAIT) == 0, process.stderr.read()
     assert bot_api.webhook["url"] == url and bot_api.webhook["secret_token"] == SECRET
-    assert [c["command"] for c in bot_api.commands] == ["start", "help", "reset", "sources"]
+    assert [c["command"] for c in bot_api.commands] == ["start", "help", "reset", "sources", "filter"]
 
 
 def test_the_command_long_polls_until_interrupted(bot_api, tiny_engine, tmp_path):
