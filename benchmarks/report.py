@@ -78,18 +78,19 @@ def markdown(r: dict) -> str:
         "",
         f"The server: peak memory (VmHWM, after every question above) against the vectors (float32) plus the passages' text, "
         f"and the time from `citeqa serve` to `/readyz` 200 against a bare process that loads the model, embeds once and "
-        f"reads vectors.npy and index.faiss.",
+        f"reads vectors.npy and index.faiss; and how long a hot swap takes (`engine.reload()` of a newly published "
+        f"version, in the index watcher's thread, while the old one serves).",
         "",
         "| corpus | peak RSS MB | over the seeds server MB | vectors + passages MB | over ÷ data | files on disk MB "
-        "| serve → ready s | bare load s | index load in-process s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| serve → ready s | bare load s | index load in-process s | hot swap s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in sizes:
         data = s["vectors_mb"] + s["passages_mb"]
         over = s["server_peak_rss_mb"] - baseline
         out.append(f"| {s['label']} | {s['server_peak_rss_mb']:.0f} | {over:.0f} | {s['vectors_mb']:.1f} + {s['passages_mb']:.1f} "
                    f"= {data:.1f} | {over / data:.1f}× | {s['files_mb']:.1f} | {s['ready_s']:.1f} | {s['ready_floor_s']:.1f} "
-                   f"| {s['load_index_s']:.1f} |")
+                   f"| {s['load_index_s']:.1f} | {s.get('hot_swap_s', float('nan')):.1f} |")
     largest = sizes[-1]
     if "profile" in largest:
         prof = largest["profile"]

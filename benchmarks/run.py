@@ -188,6 +188,26 @@ def indexing_and_refresh(embedder, folder: Path, index_dir: Path) -> tuple[dict,
     return indexing, refreshed
 
 
+def hot_swap(engine: Engine, index_dir: Path) -> float:
+    """Seconds `engine.reload()` takes to load a newly published version (a copy of the loaded one under a
+    new name) and swap it in: the work a server's index watcher does in its own thread while the serving
+    threads answer from the old version. The copy is removed and the old version published again after."""
+    import datetime
+    import shutil
+
+    old = store.current_name(index_dir)
+    new = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    shutil.copytree(index_dir / "versions" / old, index_dir / "versions" / new)
+    try:
+        (index_dir / "CURRENT").write_text(new + "\n", encoding="utf-8")
+        t = time.perf_counter()
+        assert engine.reload()
+        return time.perf_counter() - t
+    finally:
+        (index_dir / "CURRENT").write_text(old + "\n", encoding="utf-8")
+        shutil.rmtree(index_dir / "versions" / new)
+
+
 def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, profile: bool) -> dict:
     version_dir = index_dir / "versions" / store.current_name(index_dir)
     manifest = json.loads((version_dir / "manifest.json").read_text())
@@ -231,8 +251,10 @@ def measure_size(embedder, index_dir: Path, questions: list[str], clients: int, 
             peak = server.peak_rss()
         finally:
             server.stop()
+    swap_s = hot_swap(engine, index_dir)
     figures = {
         "passages": len(version.passages), "articles": len(version.articles), "load_index_s": load_s,
+        "hot_swap_s": swap_s,
         "ready_s": server.ready_s, "ready_floor_s": ready_floor(version_dir),
         "server_peak_rss_mb": peak / 2**20, "vectors_mb": vectors_bytes / 2**20, "passages_mb": passages_bytes / 2**20,
         "files_mb": sum(f["bytes"] for f in manifest["files"].values()) / 2**20,
