@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -75,7 +76,10 @@ class ArticleShelf(Mapping[str, Article]):
         self.number = {h[0]: k for k, h in enumerate(self.headings)}
         self.lines = np.load(folder / "article_lines.npy", allow_pickle=False)
         self.path = folder / "articles.jsonl"
-        size = self.path.stat().st_size
+        # Held open for the version's life: a version pruned while a server still reads it stays readable
+        # (as its memory-mapped arrays do), and pread needs no lock between threads.
+        self._fd = os.open(self.path, os.O_RDONLY)
+        size = os.fstat(self._fd).st_size
         if self.lines.shape != (len(headings) + 1,) or self.lines[0] != 0 or self.lines[-1] != size \
                 or np.any(np.diff(self.lines) <= 0):
             raise ValueError(f"article_lines.npy does not fit the {len(headings)} articles of articles.jsonl")
@@ -97,9 +101,7 @@ class ArticleShelf(Mapping[str, Article]):
 
     def _read_article(self, k: int) -> Article:
         start, end = int(self.lines[k]), int(self.lines[k + 1])
-        with open(self.path, "rb") as f:  # a pruned version's file stays readable only while open: open per read
-            f.seek(start)
-            record = json.loads(f.read(end - start))
+        record = json.loads(os.pread(self._fd, end - start, start))
         article = Article(**{**record, "sections": tuple(map(tuple, record["sections"]))})
         if article.id != self.headings[k][0]:
             raise ValueError(f"articles.jsonl line {k + 1} holds {article.id!r}, headings.json {self.headings[k][0]!r}")
@@ -107,8 +109,13 @@ class ArticleShelf(Mapping[str, Article]):
 
     def hashes(self) -> dict[str, str]:
         """article id -> content hash, reading every article (a refresh's comparison)."""
-        with open(self.path, encoding="utf-8") as f:
-            return {r["id"]: r["sha256"] for r in map(json.loads, f)}
+        data = os.pread(self._fd, int(self.lines[-1]), 0)
+        return {r["id"]: r["sha256"] for r in map(json.loads, data.splitlines())}
+
+    def __del__(self):
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
 
 
 def read_passages(folder: Path, shelf: ArticleShelf) -> list[Passage]:

@@ -101,3 +101,15 @@ def test_passages_are_found_by_id_and_by_article_and_articles_are_read_whole_whe
     assert "nobody" not in version.articles
     with pytest.raises(KeyError):
         version.articles["nobody"]
+
+
+def test_a_loaded_version_still_reads_its_articles_after_a_refresh_prunes_its_folder(built, tiny_corpus):
+    import shutil
+
+    index_dir, path = built
+    version = store.load_current(index_dir)
+    shutil.rmtree(path)  # what prune does to a version three refreshes old, while a server may still hold it
+    for article_id in version.articles:
+        assert version.articles[article_id].text == (tiny_corpus / f"{article_id}.txt").read_text(encoding="utf-8")
+    assert set(version.articles.hashes()) == set(version.articles)
+    assert version.text.sentences.sentences(0) and version.dense.search(version.vectors[0], 1)
