@@ -45,6 +45,7 @@ from retrieval import store  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.embed import SentenceTransformerEmbedder, resolve_model_path  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
+from retrieval.errors import CiteqaError  # noqa: E402
 from retrieval.evaluate import load_questions  # noqa: E402
 from retrieval.refresh import build, refresh  # noqa: E402
 
@@ -93,7 +94,7 @@ def main() -> None:
 
     # 3-6 at each size: the seeds and the 1,000 real articles (real vectors), then the cached-vector sizes.
     seeds_index = CACHE / "index-seeds"
-    if store.current_name(seeds_index) is None or store.load_current(seeds_index).model != embedder.name:
+    if not _usable(seeds_index, embedder.name):
         build(ROOT / "seeds", seeds_index, embedder)
     sizes = [("seeds", seeds_index, "real", {}), (f"{args.articles:,} articles", index_1k, "real", {})]
     vectors, sigma, _ = corpora.load_cache(CACHE / "base-vectors.npz", base)
@@ -112,6 +113,14 @@ def main() -> None:
     results["seconds"] = time.perf_counter() - started
     write_results(results)
     print(f"done in {results['seconds']:.0f} s; wrote {RESULTS}")
+
+
+def _usable(index_dir: Path, model: str) -> bool:
+    """Whether a cached index loads and was embedded by `model` (one of an older format is rebuilt)."""
+    try:
+        return store.load_current(index_dir).model == model
+    except CiteqaError:
+        return False
 
 
 def write_results(results: dict) -> None:
@@ -396,11 +405,11 @@ PROFILE_GROUPS = (  # (label, file suffix, function); disjoint in the call tree 
     ("FAISS search", "retrieval/dense.py", "search"),
     ("BM25 scores (bm25s)", "retrieval/sparse.py", "scores"),
     ("sort all BM25 scores (np.argsort)", "numpy/_core/fromnumeric.py", "argsort"),
-    ("best-sentence term coverage (search)", "retrieval/search.py", "_best_sentence"),
+    ("best-sentence term coverage (search)", "retrieval/sentence_index.py", "best_coverage"),
+    ("parse the question (Query)", "retrieval/query.py", "parse"),
     ("sentence scoring and choice", "retrieval/answer.py", "score_sentences"),
     ("sentence scoring and choice", "retrieval/answer.py", "candidate_sentences"),
     ("sentence choice", "retrieval/reading.py", "choose_readings"),
-    ("sentence scoring and choice", "retrieval/answer.py", "query_weights"),
     ("confidence signals", "retrieval/confidence.py", "signals"),
     ("reader: windows and forward pass (ONNX Runtime)", "retrieval/reader.py", "_run"),
     ("reader: span decoding", "retrieval/reader.py", "decode_sentences"),
@@ -412,8 +421,6 @@ def profile_ask(engine, questions: list[str]) -> dict:
     """Where `ask` spends its time (pyinstrument, sampling every 1 ms), by stage, as ms per question."""
     from pyinstrument import Profiler
 
-    # As cold as the measured questions were: their sentence splits were cached by then.
-    engine.index.sentences.cache_clear()
     profiler = Profiler(interval=0.001)
     profiler.start()
     for q in questions:
