@@ -136,8 +136,10 @@ class Gathered:
 
 def gather(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int = 3,
            article_ids: Collection[str] | None = None, retriever: Retriever | None = None) -> Gathered:
-    index = engine.index
+    # The reader first: its absence needs an operator (rebuild the weights) and never passes by itself,
+    # while an index still loading does; a question says the lasting cause.
     reader = engine.require_reader()
+    index = engine.index
     query = parse(question, index.sparse, index.speller, history, article_ids)
     hits = diversify(search(index, engine.embedder, query, k=max(top_k, 3) * 3,
                             retriever=retriever or engine.retriever))[:top_k]
