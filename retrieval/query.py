@@ -44,7 +44,10 @@ class Query:
     followup: bool = False
     prefer: tuple[str, ...] = ()  # articles the conversation has been citing
     article_ids: frozenset[str] | None = None  # only these articles, when given
-    total: float = field(default=0.0)  # the sum of `wanted`
+    total: float = field(init=False)  # the sum of `wanted`: derived here, read by every coverage
+
+    def __post_init__(self):
+        object.__setattr__(self, "total", sum(self.wanted.values()))
 
     @property
     def search_query(self) -> str:
@@ -94,5 +97,5 @@ def parse(question: object, sparse: Weights, speller: Speller | None = None, his
         name_forms=tuple(tuple(f for f in map(_form, n.split()) if f) for n in names),
         name_terms=tuple(t for n in names if not any(c.isdigit() for c in n) for t in terms(n)),
         context=resolved.context, followup=resolved.followup, prefer=resolved.prefer,
-        article_ids=None if article_ids is None else frozenset(article_ids), total=sum(wanted.values()),
+        article_ids=None if article_ids is None else frozenset(article_ids),
     )

@@ -55,9 +55,9 @@ class SentenceIndex:
         if first == last:
             return ()
         names = self.terms
-        ends = self.term_ends[first:last].tolist()
-        ids = self.term_ids[self._term_start(first):ends[-1]].tolist()
         base = self._term_start(first)
+        ends = self.term_ends[first:last].tolist()
+        ids = self.term_ids[base:ends[-1]].tolist()
         out, start = [], 0
         for (s, e), end in zip(self.spans[first:last].tolist(), ends):
             out.append((s, e, tuple(names[i] for i in ids[start:end - base])))

@@ -210,6 +210,8 @@ def write_version(index_dir: Path, articles: list[Article], passages: list[Passa
     # Passages are stored article after article, in id order: an article's passages are then one range.
     order = sorted(range(len(passages)), key=lambda i: (number[passages[i].article_id], i))
     if order != list(range(len(passages))):
+        if text is not None:  # its rows follow the caller's order: reordering the passages would misalign them
+            raise ValueError("passages with a text index must come article after article, in id order")
         passages, vectors = [passages[i] for i in order], np.asarray(vectors)[order]
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)

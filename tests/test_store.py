@@ -113,3 +113,17 @@ def test_a_loaded_version_still_reads_its_articles_after_a_refresh_prunes_its_fo
         assert version.articles[article_id].text == (tiny_corpus / f"{article_id}.txt").read_text(encoding="utf-8")
     assert set(version.articles.hashes()) == set(version.articles)
     assert version.text.sentences.sentences(0) and version.dense.search(version.vectors[0], 1)
+
+
+def test_passages_out_of_article_order_with_a_text_index_made_for_that_order_are_refused(built, tmp_path):
+    from retrieval.text_index import TextIndex
+
+    index_dir, _ = built
+    version = store.load_current(index_dir)
+    before = store.current_name(index_dir)
+    passages = version.passages[::-1]  # not article after article in id order
+    with pytest.raises(ValueError, match="article after article"):
+        store.write_version(index_dir, [version.articles[a] for a in version.articles], passages,
+                            np.asarray(version.vectors)[::-1], model=version.model, settings=version.manifest["settings"],
+                            next_row=version.manifest["next_row"], text=TextIndex.build(passages))
+    assert store.current_name(index_dir) == before
