@@ -12,6 +12,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.spelling import Speller
 from retrieval.store import IndexVersion
 from retrieval.sentence_index import Sentences
+from retrieval.shelf import PassageTable
 from retrieval.query import Query, parse
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
@@ -51,7 +52,7 @@ class SearchIndex:
         return self.version.name
 
     @property
-    def passages(self) -> list[Passage]:
+    def passages(self) -> PassageTable:
         return self.version.passages
 
 
@@ -68,7 +69,7 @@ def search(index: SearchIndex, embedder: Embedder, query: Query | str, k: int = 
     passages = index.passages
     allowed = None
     if query.article_ids is not None:
-        allowed = np.array([i for i, p in enumerate(passages) if p.article_id in query.article_ids], dtype=np.int64)
+        allowed = np.array(sorted(i for a in query.article_ids for i in index.version.positions_of(a)), dtype=np.int64)
         if not len(allowed):
             return []
     # The query is embedded even for BM25 alone: the cosines tell `ask` whether anything is relevant.
@@ -102,7 +103,7 @@ def search(index: SearchIndex, embedder: Embedder, query: Query | str, k: int = 
             best = index.sentence_index.best_coverage(candidates, query.search_wanted)
             rankings.append(sorted(candidates, key=lambda i: -best[i]))
         if prefer:
-            rankings.append(sorted((i for i in candidates if passages[i].article_id in prefer), key=lambda i: -cosine[i]))
+            rankings.append(sorted((i for i in candidates if passages.article_id(i) in prefer), key=lambda i: -cosine[i]))
         fused = reciprocal_rank_fusion(rankings)
     order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
     return [Hit(passages[i], score=float(fused[i]), dense=cosine.get(i)) for i in order]
@@ -114,7 +115,7 @@ def _weighted_sum(index: SearchIndex, query: Query, candidates: list[int], cosin
         return {}
     top_bm25 = max(float(bm25[i]) for i in candidates) or 1.0
     score = {i: W_DENSE * cosine[i] + W_BM25 * float(bm25[i]) / top_bm25
-             + (W_PREFER if index.passages[i].article_id in query.prefer else 0.0) for i in candidates}
+             + (W_PREFER if index.passages.article_id(i) in query.prefer else 0.0) for i in candidates}
     # Only the RERANK best by the cheap signals can move up for their best sentence: an answer is a
     # sentence, and a passage-level score dilutes it among its neighbours.
     head = sorted(candidates, key=lambda i: (-score[i], i))[:RERANK]

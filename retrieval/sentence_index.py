@@ -124,7 +124,7 @@ class SentenceIndex:
                 if problem:
                     return [problem]
         finally:
-            _hand_back(self.spans, self.term_ends, self.passage_ends)
+            hand_back(self.spans, self.term_ends, self.passage_ends)
         return []
 
     def _disagreement(self, passage_lengths: np.ndarray, first: int, last: int) -> str | None:
@@ -142,14 +142,14 @@ class SentenceIndex:
         starts, finishes = np.asarray(self.spans[begin:stop, 0]), np.asarray(self.spans[begin:stop, 1])
         if np.any(starts < 0) or np.any(finishes > lengths) or np.any(starts >= finishes):
             return f"{spans} puts a sentence outside its passage"
-        _hand_back(self.spans, self.term_ends, self.passage_ends)
+        hand_back(self.spans, self.term_ends, self.passage_ends)
         return None
 
 
 _CHECKED_AT_ONCE = 20_000  # passages
 
 
-def _hand_back(*arrays: np.ndarray) -> None:
+def hand_back(*arrays: np.ndarray) -> None:
     """Drop the pages of memory-mapped arrays from this process (they stay in the page cache, and are
     read again if touched): what was read to check a file is not kept as if questions needed it."""
     for values in arrays:

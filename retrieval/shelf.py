@@ -22,10 +22,12 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from retrieval.sentence_index import hand_back
 from retrieval.types import Article, Passage
 
 FILES = ("articles.jsonl", "article_lines.npy", "headings.json", "passages.npy", "passage_texts.txt")
 _COLUMNS = 7  # article number, n, row, start, end, first byte, end byte
+_CHECKED_AT_ONCE = 20_000  # passages
 
 
 def write(folder: Path, articles: Sequence[Article], passages: Sequence[Passage], flush) -> None:
@@ -118,25 +120,109 @@ class ArticleShelf(Mapping[str, Article]):
             os.close(fd)
 
 
-def read_passages(folder: Path, shelf: ArticleShelf) -> list[Passage]:
-    """Every passage, its text read from passage_texts.txt (in order, a little at a time)."""
-    folder = Path(folder)
-    table = np.load(folder / "passages.npy", allow_pickle=False)
-    if table.ndim != 2 or table.shape[1] != _COLUMNS or table.dtype != np.int64:
-        raise ValueError(f"passages.npy is {table.shape} {table.dtype}, not passages x {_COLUMNS} int64")
-    path = folder / "passage_texts.txt"
-    if len(table) and not (table[:, 0].min() >= 0 and table[:, 0].max() < len(shelf)):
-        raise ValueError("passages.npy names an article the version lacks")
-    if len(table) and (table[0, 5] != 0 or np.any(table[1:, 5] != table[:-1, 6]) or table[-1, 6] != path.stat().st_size):
-        raise ValueError("passages.npy does not fit the texts of passage_texts.txt")
-    headings = shelf.headings
-    passages = []
-    with open(path, "rb") as f:
-        for chunk in range(0, len(table), 4096):  # a chunk at a time: the whole table as Python ints would outweigh it
-            for k, n, row, start, end, first, last in table[chunk:chunk + 4096].tolist():
-                article_id, title, date, _ = headings[k]
-                text = f.read(last - first).decode("utf-8")
-                if len(text) != end - start:
-                    raise ValueError(f"passage_texts.txt: passage {article_id}#{n} is not {end - start} characters")
-                passages.append(Passage(f"{article_id}#{n}", row, article_id, title, start, end, text, date))
-    return passages
+class PassageTable(Sequence[Passage]):
+    """Every passage of a version, each made from passages.npy and passage_texts.txt when asked for.
+
+    A server searches all of them but reads a few per question: Python objects for every passage
+    (their text, ids and titles) would cost more memory than the text itself, and building them most
+    of a load. The texts stay in the memory-mapped file; the table is a few integers a passage.
+    """
+
+    def __init__(self, folder: Path, shelf: ArticleShelf):
+        folder = Path(folder)
+        table = np.load(folder / "passages.npy", allow_pickle=False)
+        if table.ndim != 2 or table.shape[1] != _COLUMNS or table.dtype != np.int64:
+            raise ValueError(f"passages.npy is {table.shape} {table.dtype}, not passages x {_COLUMNS} int64")
+        path = folder / "passage_texts.txt"
+        size = path.stat().st_size
+        if len(table) and not (table[:, 0].min() >= 0 and table[:, 0].max() < len(shelf)):
+            raise ValueError("passages.npy names an article the version lacks")
+        if len(table) and (table[0, 5] != 0 or np.any(table[1:, 5] != table[:-1, 6]) or table[-1, 6] != size):
+            raise ValueError("passages.npy does not fit the texts of passage_texts.txt")
+        if len(table) and (np.any(table[1:, 0] < table[:-1, 0]) or np.any(table[:, 3] > table[:, 4])):
+            raise ValueError("passages.npy is not article after article, each passage's start before its end")
+        self.table = table
+        self.rows = table[:, 2]
+        self.headings = shelf.headings
+        # Mapped, not read: a question touches the pages of the passages it reads. An empty file cannot be mapped.
+        self._texts = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
+        self._check_lengths()
+
+    def _check_lengths(self) -> None:
+        """Each passage's text has its length in characters: a UTF-8 character is one byte that is not a
+        continuation byte (10xxxxxx). Counted a slice at a time, the slice's pages handed back after."""
+        try:
+            for first in range(0, len(self.table), _CHECKED_AT_ONCE):
+                part = self.table[first:first + _CHECKED_AT_ONCE]
+                if part[-1, 6] == part[0, 5]:
+                    continue
+                starts = part[:, 5] - part[0, 5]
+                leading = (self._texts[part[0, 5]:part[-1, 6]] & 0xC0) != 0x80
+                counts = np.add.reduceat(leading, np.minimum(starts, len(leading) - 1), dtype=np.int64)
+                counts[part[:, 5] == part[:, 6]] = 0  # reduceat gives an empty range its next value
+                wrong = np.flatnonzero(counts != part[:, 4] - part[:, 3])
+                if len(wrong):
+                    k, n = part[wrong[0], 0], part[wrong[0], 1]
+                    raise ValueError(f"passage_texts.txt: passage {self.headings[k][0]}#{n} is not "
+                                     f"{part[wrong[0], 4] - part[wrong[0], 3]} characters")
+        finally:
+            hand_back(self._texts)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k, n, row, start, end, first, last = self.table[i].tolist()
+        article_id, title, date, _ = self.headings[k]
+        text = self._texts[first:last].tobytes().decode("utf-8")
+        if len(text) != end - start:  # the file's checksum held at load, so only a writer's bug gets here
+            raise ValueError(f"passage_texts.txt: passage {article_id}#{n} is not {end - start} characters")
+        return Passage(f"{article_id}#{n}", row, article_id, title, start, end, text, date)
+
+    def __iter__(self) -> Iterator[Passage]:
+        return (self[i] for i in range(len(self)))
+
+    def article_id(self, i: int) -> str:
+        """The id of passage i's article, without reading its text."""
+        return self.headings[self.table[i, 0]][0]
+
+    def lengths(self) -> np.ndarray:
+        """Each passage's length in characters."""
+        return self.table[:, 4] - self.table[:, 3]
+
+    def article_numbers(self) -> np.ndarray:
+        return self.table[:, 0]
+
+    def text_bytes(self) -> int:
+        return len(self._texts)
+
+
+class RowPositions(Mapping[int, int]):
+    """passage row -> its position in the version's passages: two sorted arrays, not a dict of 100,000 ints."""
+
+    def __init__(self, rows: np.ndarray):
+        self._order = np.argsort(rows, kind="stable")
+        self._rows = np.asarray(rows)[self._order]
+
+    def get(self, row, default=None):
+        if not isinstance(row, (int, np.integer)):
+            return default
+        k = int(np.searchsorted(self._rows, row))
+        return int(self._order[k]) if k < len(self._rows) and self._rows[k] == row else default
+
+    def __getitem__(self, row) -> int:
+        found = self.get(row)
+        if found is None:
+            raise KeyError(row)
+        return found
+
+    def __contains__(self, row) -> bool:
+        return self.get(row) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows.tolist())
+
+    def __len__(self) -> int:
+        return len(self._rows)

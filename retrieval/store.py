@@ -35,7 +35,7 @@ import numpy as np
 from retrieval.dense import DenseIndex
 from retrieval import shelf, text_index
 from retrieval.errors import IndexCorrupt, IndexNotFound, RefreshBusy
-from retrieval.shelf import ArticleShelf
+from retrieval.shelf import ArticleShelf, PassageTable, RowPositions
 from retrieval.text_index import TextIndex
 from retrieval.types import Article, Passage
 
@@ -58,20 +58,19 @@ class IndexVersion:
     name: str
     manifest: dict
     articles: ArticleShelf  # id -> Article, read when asked for
-    passages: list[Passage]  # article after article, in id order, each article's in its own order
+    passages: PassageTable  # article after article, in id order, each article's in its own order
     vectors: np.ndarray  # row i belongs to passages[i]
     dense: DenseIndex
     text: TextIndex
-    position: dict[int, int] = field(default_factory=dict)  # passage.row -> index into passages
+    position: RowPositions = field(init=False)  # passage.row -> index into passages
     # Article number k's passages are passages[bounds[k]:bounds[k + 1]]: an array, not a dict of ids.
-    bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    bounds: np.ndarray = field(init=False)
     _by_date: tuple[list[str], list[str]] | None = None  # (dates, article ids) in date order, made on first use
 
     def __post_init__(self):
-        self.position = {p.row: i for i, p in enumerate(self.passages)}
-        number = self.articles.number
-        counts = np.bincount([number[p.article_id] for p in self.passages], minlength=len(self.articles))
-        self.bounds = np.concatenate(([0], np.cumsum(counts)))
+        self.position = RowPositions(self.passages.rows)
+        counts = np.bincount(self.passages.article_numbers(), minlength=len(self.articles))
+        self.bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
     @property
     def model(self) -> str:
@@ -149,7 +148,7 @@ def load_version(path: Path) -> IndexVersion:
             raise IndexCorrupt(f"index version {path}: {name} does not match its manifest (sha256 {digest[:12]}…)")
     try:
         articles = ArticleShelf(path)
-        passages = shelf.read_passages(path, articles)
+        passages = PassageTable(path, articles)
         # Memory-mapped, not copied: FAISS holds its own copy for search; these rows are read for the
         # cosines of BM25-only candidates, filtered searches and a refresh's unchanged passages. A
         # version's files never change after publishing, and a pruned one stays readable while mapped.
@@ -160,7 +159,7 @@ def load_version(path: Path) -> IndexVersion:
         raise IndexCorrupt(f"index version {path}: {err}") from err
     try:
         problems = (_disagreements(manifest, articles, passages, vectors, dense)
-                    or text.disagreements(passages, manifest["text"]))
+                    or text.disagreements(passages.lengths(), manifest["text"]))
     except (KeyError, TypeError, AttributeError, ValueError) as err:  # a manifest whose checksums match but whose fields do not
         raise IndexCorrupt(f"index version {path}: malformed manifest.json ({type(err).__name__}: {err})") from err
     if problems:
@@ -181,8 +180,8 @@ def _disagreements(manifest, articles, passages, vectors, dense) -> list[str]:
     if len(articles) != manifest["articles"] or n != manifest["passages"]:
         problems.append(f"{len(articles)} articles and {n} passages, manifest says "
                         f"{manifest['articles']} and {manifest['passages']}")
-    rows = [p.row for p in passages]
-    if len(set(rows)) != n or (rows and max(rows) >= manifest["next_row"]):
+    rows = passages.rows
+    if len(np.unique(rows)) != n or (n and (rows.min() < 0 or rows.max() >= manifest["next_row"])):
         problems.append("passages.npy repeats a row or uses one past the manifest's next_row")
     # Whether each passage is its article's text was checked when the version was written (checksums
     # guard it since): comparing would read every article, which a load never does.

@@ -93,17 +93,18 @@ class TextIndex:
         sentences = _reading("the sentence index", lambda: SentenceIndex.load(folder, bm25.vocabulary))
         return cls(sentences, bm25, frozenset(names), folder / ARTICLE_NAMES)
 
-    def disagreements(self, passages: Sequence[Passage], recorded: dict) -> list[str]:
-        """What does not fit the version's passages or the sizes the manifest `recorded` (see describe)."""
+    def disagreements(self, lengths: np.ndarray, recorded: dict) -> list[str]:
+        """What does not fit the version's passages (their `lengths` in characters) or the sizes the
+        manifest `recorded` (see describe)."""
         held = self.describe()
         for key, file in (("terms", "bm25/vocab.index.json"), ("sentences", "sentence_spans.npy"),
                           ("term_ids", "sentence_terms.npy")):
             if held[key] != recorded.get(key):
                 return [f"{file} holds {held[key]} {key.replace('_', ' ')}, manifest says {recorded.get(key)}"]
-        problems = self.sentences.disagreements(np.array([p.end - p.start for p in passages], dtype=np.int64))
-        if self.sparse.size != len(passages) or self.sparse.terms != len(self.sparse.vocabulary):
+        problems = self.sentences.disagreements(np.asarray(lengths, dtype=np.int64))
+        if self.sparse.size != len(lengths) or self.sparse.terms != len(self.sparse.vocabulary):
             problems.append(f"bm25/ holds {self.sparse.size} passages x {self.sparse.terms} terms, "
-                            f"the version {len(passages)} x {len(self.sparse.vocabulary)}")
+                            f"the version {len(lengths)} x {len(self.sparse.vocabulary)}")
         return problems
 
 

@@ -88,7 +88,7 @@ def test_passages_are_found_by_id_and_by_article_and_articles_are_read_whole_whe
     index_dir, _ = built
     version = store.load_current(index_dir)
     for p in version.passages:
-        assert version.passage(p.id) is p
+        assert version.passage(p.id) == p
         assert p in version.passages_of(p.article_id)
     for wrong in ["", "#", "#0", "harbour", "harbour#", "harbour#-1", "harbour#99", "harbour#0x1", "nobody#0",
                   "harbour#0#0", "harbour #0"]:
