@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from bot.settings import Settings
 from retrieval.engine import Engine
 from retrieval.errors import CiteqaError
-from retrieval.refresh import refresh
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,10 @@ class RefreshJob:
 
     def _run(self) -> None:
         try:
-            report = refresh(self.settings.corpus, self.settings.index, self.engine.embedder,
-                             max_bytes=self.settings.max_article_bytes,
-                             settle_seconds=self.settings.article_settle_seconds,
-                             dense_index=self.settings.dense_index)
+            report = self.engine.store.refresh(self.settings.corpus, self.engine.embedder,
+                                               max_bytes=self.settings.max_article_bytes,
+                                               settle_seconds=self.settings.article_settle_seconds,
+                                               dense_index=self.settings.dense_index)
             swapped = self.engine.reload()
             update = dict(state="succeeded", added=len(report.added), changed=len(report.changed),
                           removed=len(report.removed), unchanged=len(report.unchanged), skipped=len(report.skipped),

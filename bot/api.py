@@ -22,7 +22,7 @@ from bot.responses import SecurityHeaders, add_error_handlers
 from bot.schemas import (ArticleList, ArticleOut, ArticleSummary, AskIn, AskOut, CONVERSATION_ID, Error, FeedbackIn,
                          PassageOut, PassageSpan, Ready)
 from bot.index_watch import watch_index
-from bot.settings import Settings, make_embedder
+from bot.settings import Settings, make_embedder, make_store
 from retrieval.engine import Engine, ask
 from retrieval.filters import Filters
 
@@ -44,7 +44,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = engine or Engine(settings.index, make_embedder(settings), retriever=settings.retriever,
+        app.state.engine = engine or Engine(make_store(settings), make_embedder(settings), retriever=settings.retriever,
                                            reader_dir=settings.reader)
         if app.state.engine.reader_error:
             log.error("not ready: %s", app.state.engine.reader_error)
@@ -106,25 +106,25 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     def articles(request: Request, offset: Annotated[int, Query(ge=0)] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ArticleList:
         """The indexed articles, in id order."""
-        version = request.app.state.engine.index.version
-        page = sorted(version.articles)[offset:offset + limit]
-        return ArticleList(index_version=version.name, total=len(version.articles), articles=[
-            ArticleSummary.build(version.articles[a], len(version.passages_of(a))) for a in page])
+        index = request.app.state.engine.index
+        page = sorted(index.articles)[offset:offset + limit]
+        return ArticleList(index_version=index.name, total=len(index.articles), articles=[
+            ArticleSummary.build(index.articles[a], len(index.passages_of(a))) for a in page])
 
     @app.get("/v1/articles/{article_id:path}", response_model=ArticleOut, tags=["articles"], responses=NOT_FOUND)
     def article(article_id: str, request: Request) -> ArticleOut:
         """One article with its text and where each of its passages lies in it."""
-        version = request.app.state.engine.index.version
-        if article_id not in version.articles:
+        index = request.app.state.engine.index
+        if article_id not in index.articles:
             raise HTTPException(404, "no such article")
-        spans = [PassageSpan(id=p.id, start=p.start, end=p.end) for p in version.passages_of(article_id)]
-        summary = ArticleSummary.build(version.articles[article_id], len(spans))
-        return ArticleOut(**summary.model_dump(), text=version.articles[article_id].text, spans=spans)
+        spans = [PassageSpan(id=p.id, start=p.start, end=p.end) for p in index.passages_of(article_id)]
+        summary = ArticleSummary.build(index.articles[article_id], len(spans))
+        return ArticleOut(**summary.model_dump(), text=index.articles[article_id].text, spans=spans)
 
     @app.get("/v1/passages/{passage_id:path}", response_model=PassageOut, tags=["articles"], responses=NOT_FOUND)
     def passage(passage_id: str, request: Request) -> PassageOut:
         """One passage (ids look like `<article id>#<n>`: send the # as %23)."""
-        found = request.app.state.engine.index.version.passage(passage_id)
+        found = request.app.state.engine.index.passage(passage_id)
         if found is None:
             raise HTTPException(404, "no such passage")
         return PassageOut.build(found)
@@ -147,8 +147,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         index = engine.index
         if not request.app.state.warm:
             raise HTTPException(503, "the index is loaded; the models are still loading")
-        return Ready(status="ready", index_version=index.name, articles=len(index.version.articles),
-                     passages=len(index.passages), model=index.version.model)
+        return Ready(status="ready", index_version=index.name, articles=len(index.articles),
+                     passages=index.passage_count, model=index.model)
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
     def prometheus(request: Request) -> Response:
@@ -194,8 +194,9 @@ def _warm_up(engine: Engine) -> None:
     reader), so the first user does not wait for it."""
     started = time.perf_counter()
     try:
-        passages = engine.index.passages
-        ask(engine, "Who " + " ".join(passages[0].text.split()[:12]) + "?" if passages else "Who?")
+        index = engine.index
+        first = index.passages_of(index.articles.headings[0][0]) if index.articles.headings else []
+        ask(engine, "Who " + " ".join(first[0].text.split()[:12]) + "?" if first else "Who?")
     except Exception:
         log.exception("the warm-up question failed; questions will load the models themselves")
     log.info("warmed up in %.2fs", time.perf_counter() - started)

@@ -20,7 +20,7 @@ from typing import Annotated, Optional  # noqa: E402
 import typer  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from bot.settings import Settings, make_embedder  # noqa: E402
+from bot.settings import Settings, make_embedder, make_store  # noqa: E402
 from retrieval.errors import CiteqaError, RefreshBusy  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from a folder of news articles.")
@@ -90,14 +90,13 @@ class _Bar:
 @app.command()
 def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
     """Build the index from scratch and publish it."""
-    from retrieval.refresh import build
-
     settings = _settings(corpus, index)
     runtime.for_batch_work(settings)
     try:
-        report = build(settings.corpus, settings.index, make_embedder(settings), _Bar("embedding"),
-                       max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
-                       settle_seconds=settings.article_settle_seconds, dense_index=settings.dense_index)
+        report = make_store(settings).refresh(
+            settings.corpus, make_embedder(settings), _Bar("embedding"), reuse=False,
+            max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
+            settle_seconds=settings.article_settle_seconds, dense_index=settings.dense_index)
     except CiteqaError as err:
         raise _fail(err)
     except OSError as err:
@@ -111,16 +110,15 @@ def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
 def refresh(corpus: CorpusOption = None, index: IndexOption = None,
             watch: Annotated[Optional[float], typer.Option(help="repeat every SECONDS", min=0.1)] = None) -> None:
     """Bring the index up to date with the folder, embedding only what changed."""
-    from retrieval.refresh import refresh as run_refresh
-
     settings = _settings(corpus, index)
     runtime.for_batch_work(settings)
     embedder = make_embedder(settings)  # one per process: the model loads at most once
     while True:
         try:
-            report = run_refresh(settings.corpus, settings.index, embedder, _Bar("embedding"),
-                                 max_bytes=settings.max_article_bytes, checkpoint=_test_pause(),
-                                 settle_seconds=settings.article_settle_seconds, dense_index=settings.dense_index)
+            report = make_store(settings).refresh(
+                settings.corpus, embedder, _Bar("embedding"), max_bytes=settings.max_article_bytes,
+                checkpoint=_test_pause(), settle_seconds=settings.article_settle_seconds,
+                dense_index=settings.dense_index)
         except (CiteqaError, OSError) as err:
             err = _write_failed(err, settings) if isinstance(err, OSError) else err
             if watch is None:
@@ -137,11 +135,17 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
         time.sleep(watch)
 
 
+def _scratch_uri(settings: Settings, scratch: str) -> str | None:
+    """Where `citeqa eval --corpus` builds: a temporary folder, or a temporary milvus-lite file when the
+    settings choose Milvus (a server's eval index is an embedded file too: it is thrown away after)."""
+    return str(Path(scratch) / "eval.db") if settings.store_uri else None
+
+
 def _engine(settings: Settings, retriever: str | None = None, embedder=None):
     from retrieval.engine import Engine
 
-    return Engine.open(settings.index, embedder or make_embedder(settings), retriever=retriever or settings.retriever,
-                       reader_dir=settings.reader)
+    return Engine.open(make_store(settings), embedder or make_embedder(settings),
+                       retriever=retriever or settings.retriever, reader_dir=settings.reader)
 
 
 @app.command()
@@ -169,7 +173,6 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
              verbose: Annotated[bool, typer.Option("--verbose", help="list every miss")] = False) -> None:
     """Measure hit@k, answers and abstention on a questions file."""
     from retrieval.evaluate import evaluate as run_eval, load_questions, select_part
-    from retrieval.refresh import build
 
     settings = _settings(index=index)
     retrievers = (retriever or settings.retriever).split(",")
@@ -184,10 +187,10 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
         # loads once, and an ONNX export is cached beside the real index folder, not the scratch one.
         embedder = make_embedder(settings)
         with tempfile.TemporaryDirectory(prefix="citeqa-eval-") as scratch:
-            if corpus is not None:
-                settings = settings.model_copy(update={"index": Path(scratch)})
-                build(corpus, settings.index, embedder, _Bar("embedding"), settings.max_article_bytes,
-                      dense_index=settings.dense_index)
+            if corpus is not None:  # a scratch store of the same kind: never the one the settings publish to
+                settings = settings.model_copy(update={"index": Path(scratch) / "index", "store_uri": _scratch_uri(settings, scratch)})
+                make_store(settings).refresh(corpus, embedder, _Bar("embedding"), reuse=False,
+                                             max_bytes=settings.max_article_bytes, dense_index=settings.dense_index)
             results = {}
             for name in retrievers:
                 report = run_eval(_engine(settings, name, embedder), conversations)

@@ -198,7 +198,7 @@ def converse(engine: Engine, store: ConversationStore, conversation_id: str, que
     """A question in a conversation, the one way every front-end asks one: the conversation's history (up
     to `until_turn`, for a reply to an older answer), `ask` within the filters, and the turn remembered.
     Returns (answer, its turn)."""
-    article_ids = filters.allowed(engine.index.version) if filters.active else None
+    article_ids = filters.allowed(engine.index) if filters.active else None
     answer = ask(engine, question, store.history(conversation_id, until_turn), article_ids=article_ids, **ask_options)
     return answer, store.append(conversation_id, answer.as_turn())
 

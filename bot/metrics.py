@@ -38,9 +38,9 @@ class Metrics:
         self.index_info.clear()
         if engine is not None and engine.ready:
             index = engine.index
-            self.index_info.labels(index.name, index.version.model).set(1)
-            self.index_passages.set(len(index.passages))
-            self.index_articles.set(len(index.version.articles))
+            self.index_info.labels(index.name, index.model).set(1)
+            self.index_passages.set(index.passage_count)
+            self.index_articles.set(len(index.articles))
         return generate_latest(self.registry)
 
 

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
 
     corpus: Path = Field(Path("seeds"), description="folder of article files (.txt, .md)")
     index: Path = Field(Path(".citeqa/index"), description="where index versions are published")
+    store_uri: str | None = Field(None, description="unset: the FAISS versions in CITEQA_INDEX; a path ending in .db: an embedded milvus-lite file; http(s)://host:port: a Milvus server or cluster")
+    store_token: SecretStr | None = Field(None, description="the Milvus server's token (user:password or an API key), with an http(s) CITEQA_STORE_URI")
     model: str = Field(DEFAULT_MODEL, description="sentence-transformers model: the packaged MiniLM, a local folder, or a hub name")
     embed_backend: Literal["torch", "onnx"] = Field("onnx", description="what runs the model: ONNX Runtime on an export cached beside the index folder (made on first use), or sentence-transformers on torch; same vectors, so either serves an index the other built")
     dense_index: Literal["flat", "ivf", "auto"] = Field("flat", description="FAISS index of each version: flat is exact; ivf is approximate (inverted lists, many times faster at 100k passages); auto is ivf from 20,000 passages")
@@ -45,6 +47,14 @@ class Settings(BaseSettings):
     telegram_rate_limit: int = Field(6, ge=0, description="questions a chat may ask per window; 0 turns the limit off")
     telegram_rate_window_seconds: float = Field(60, gt=0, description="the window of the per-chat rate limit")
     telegram_examples: list[str] = Field(default_factory=list, description="example questions /start shows (JSON list); empty: made from article titles")
+
+
+def make_store(settings: Settings):
+    """The store the settings choose; StoreUnavailable (naming the setting) when it cannot be used."""
+    from retrieval.stores import open_store
+
+    token = settings.store_token.get_secret_value() if settings.store_token else None
+    return open_store(settings.index, settings.store_uri, token)
 
 
 def make_embedder(settings: Settings):

@@ -75,7 +75,7 @@ class CiteqaBot:
         ]
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        articles = self.engine.index.version.articles
+        articles = self.engine.index.articles
         examples = self.settings.telegram_examples[:3] or [f"What is “{title}” about?" for _, title, _, _ in
                                                            articles.headings[:3]]
         lines = "\n".join(f"• {escape(e)}" for e in examples)
@@ -92,14 +92,14 @@ class CiteqaBot:
         await update.effective_message.reply_text("Done: I forgot this conversation. Ask me something new.")
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        headings = self.engine.index.version.articles.headings  # in id order
+        headings = self.engine.index.articles.headings  # in id order
         for part in telegram_sources([(title, date) for _, title, date, _ in headings]):
             await update.effective_message.reply_html(part)
 
     async def filter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/filter: show or set which articles this chat's answers come from (bot/chat_filters.py)."""
         chat = _conversation(update.effective_chat.id)
-        headings = self.engine.index.version.articles.headings
+        headings = self.engine.index.articles.headings
         if context.args:
             try:
                 chosen = parse_filter(context.args, headings)
@@ -139,7 +139,7 @@ class CiteqaBot:
                                                        chat_filters, until_turn)
             parts = telegram_html(answer, note=note)
             for k, part in enumerate(parts):
-                keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.version.passage) \
+                keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.passage) \
                     if k == len(parts) - 1 else None
                 sent = await message.reply_html(part, do_quote=k == 0 and message.chat.type != ChatType.PRIVATE,
                                                 reply_markup=keyboard)
@@ -202,12 +202,10 @@ class CiteqaBot:
                 await context.bot.send_message(chat.id, reply)
 
     async def _passage(self, query: CallbackQuery, bot: Bot, press: ShowPassage) -> None:
-        version = self.engine.index.version
-        position = version.position.get(press.row)
-        if position is None:
+        passage = self.engine.index.passage_by_row(press.row)
+        if passage is None:
             await query.answer("That passage is no longer in the index.", show_alert=True)
             return
-        passage = version.passages[position]
         await query.answer()
         for part in telegram_passage(press.n, passage.title, passage.date, passage.text, press.highlights, press.span):
             await bot.send_message(query.message.chat.id, part, parse_mode=ParseMode.HTML)

@@ -60,6 +60,8 @@ class DenseIndex:
 
     def __init__(self, index):
         self.index = index
+        if self.kind == "ivf":  # an IVF reconstructs a row only through a map from ids to list positions
+            _faiss().extract_index_ivf(index).make_direct_map()
 
     @classmethod
     def build(cls, vectors: np.ndarray, rows: np.ndarray, kind: str = "flat",
@@ -115,6 +117,14 @@ class DenseIndex:
             inner = _faiss().extract_index_ivf(self.index)
             return {"kind": "ivf", "lists": int(inner.nlist), "probes": int(inner.nprobe)}
         return {"kind": "flat"}
+
+    def vectors_of(self, rows) -> np.ndarray:
+        """The stored vectors of these row ids, from FAISS's own copy: a search's other reads of vectors
+        (cosines of BM25-only candidates, a filtered search) touch no second copy of them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.index.reconstruct_batch(rows)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row id, cosine) of the k nearest rows, best first."""

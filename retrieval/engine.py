@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
 
-from retrieval import store
 from retrieval.answer import Sentence, abstain, candidate_sentences, compose, score_sentences
 from retrieval.confidence import signals
 from retrieval.embed import Embedder
@@ -17,7 +16,8 @@ from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMism
 from retrieval.query import Query, parse
 from retrieval.reader import MODEL_DIR as READER_DIR, Reader
 from retrieval.reading import Reading, choose_readings, read
-from retrieval.search import Retriever, SearchIndex, diversify, search
+from retrieval.search import Retriever, diversify, search
+from retrieval.stores import Snapshot, Store, open_store
 from retrieval.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,11 @@ class Engine:
     `ask` takes `engine.index` once, so a question in flight finishes on the version it started with.
     """
 
-    def __init__(self, index_dir: Path, embedder: Embedder, retriever: Retriever = "hybrid",
+    def __init__(self, index: Path | Store, embedder: Embedder, retriever: Retriever = "hybrid",
                  reader_dir: Path = READER_DIR):
-        self.index_dir = Path(index_dir)
+        # A folder means its file versions (the default store); any other store comes made.
+        self.store: Store = open_store(index) if isinstance(index, (str, Path)) else index
+        self.index_dir = getattr(self.store, "index_dir", None)  # a file store's folder
         self.embedder = embedder
         self.retriever = retriever
         # The reader loads once, here: a missing or corrupt weights file is known before any question,
@@ -42,22 +44,22 @@ class Engine:
             self.reader = Reader(reader_dir)
         except ReaderUnavailable as err:
             self.reader_error = str(err)  # each front-end says it once, its own way
-        self._index: SearchIndex | None = None
+        self._index: Snapshot | None = None
         self._reload_lock = threading.Lock()
         self.load_error: str | None = None  # why the last reload failed; None once one succeeds
         self._refused: tuple[str, CiteqaError] | None = None  # versions never change: one refused is not read again
 
     @classmethod
-    def open(cls, index_dir: Path, embedder: Embedder, **kwargs) -> "Engine":
-        engine = cls(index_dir, embedder, **kwargs)
+    def open(cls, index: Path | Store, embedder: Embedder, **kwargs) -> "Engine":
+        engine = cls(index, embedder, **kwargs)
         engine.reload()
         return engine
 
     @property
-    def index(self) -> SearchIndex:
+    def index(self) -> Snapshot:
         index = self._index
         if index is None:
-            raise IndexNotFound(f"no index loaded from {self.index_dir}")
+            raise IndexNotFound(f"no index loaded from {self.store.where}")
         return index
 
     @property
@@ -92,9 +94,9 @@ class Engine:
     def _reload(self) -> bool:
         attempts = 3
         while True:
-            name = store.current_name(self.index_dir)
+            name = self.store.current_name()
             if name is None:
-                raise IndexNotFound(f"no index published in {self.index_dir}: run `citeqa index` first")
+                raise IndexNotFound(f"no index published in {self.store.where}: run `citeqa index` first")
             if self._index is not None and self._index.name == name:
                 return False
             if self._refused and self._refused[0] == name:
@@ -102,23 +104,23 @@ class Engine:
                 raise type(refused)(str(refused))  # a fresh one: re-raising one object grows its traceback
             started = time.perf_counter()
             try:
-                version = store.load_version(self.index_dir / "versions" / name)
+                snapshot = self.store.load(name)
             except IndexCorrupt as err:
                 # Several refreshes in a row may publish and prune the version we were reading: try the new one.
                 attempts -= 1
-                if attempts and store.current_name(self.index_dir) != name:
+                if attempts and self.store.current_name() != name:
                     continue
-                if store.current_name(self.index_dir) == name:
+                if self.store.current_name() == name:
                     self._refused = (name, err)
                 raise
-            if version.model != self.embedder.name:
-                err = ModelMismatch(f"index {name} was embedded with {version.model!r}, "
+            if snapshot.model != self.embedder.name:
+                err = ModelMismatch(f"index {name} was embedded with {snapshot.model!r}, "
                                     f"but questions would be embedded with {self.embedder.name!r}: run `citeqa index`")
                 self._refused = (name, err)
                 raise err
-            self._index = SearchIndex(version)
-            log.info("loaded index %s: %d articles, %d passages in %.2fs", name, len(version.articles),
-                     len(version.passages), time.perf_counter() - started)
+            self._index = snapshot
+            log.info("loaded index %s: %d articles, %d passages in %.2fs", name, len(snapshot.articles),
+                     snapshot.passage_count, time.perf_counter() - started)
             return True
 
 
@@ -128,7 +130,7 @@ class Gathered:
     scripts (benchmarks/fit_answer.py) all start from it."""
 
     query: Query
-    index: SearchIndex
+    index: Snapshot
     hits: list[Hit]
     scored: list[Sentence]
     readings: list[Reading]

@@ -23,7 +23,7 @@ class Filters:
         return self.article_ids is not None or bool(self.published_after or self.published_before)
 
     def allowed(self, version) -> set[str] | None:
-        """The ids of the articles of `version` (a store.IndexVersion) these filters allow; None for all.
+        """The ids of the articles of `version` (a stores.Snapshot) these filters allow; None for all.
 
         An article without a stated year has no publication date: a date range leaves it out; an empty
         range (after later than before) allows nothing.

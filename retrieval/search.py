@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
 
@@ -12,10 +13,12 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.spelling import Speller
 from retrieval.store import IndexVersion
 from retrieval.sentence_index import Sentences
-from retrieval.shelf import PassageTable
 from retrieval.query import Query, parse
 from retrieval.terms import terms
 from retrieval.types import Hit, Passage
+
+if TYPE_CHECKING:
+    from retrieval.stores import Snapshot
 
 Retriever = Literal["dense", "bm25", "rrf", "hybrid"]
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
@@ -28,7 +31,9 @@ RERANK = 15  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the 
 
 
 class SearchIndex:
-    """A loaded version and what a search reads from it, immutable: everything was made by the build."""
+    """A loaded file version (retrieval.store) and what a search reads from it, immutable: everything
+    was made by the build. One implementation of retrieval.stores.Snapshot; a passage's key is its
+    position in the version."""
 
     def __init__(self, version: IndexVersion):
         self.version = version
@@ -37,6 +42,70 @@ class SearchIndex:
         self.speller = Speller(self.sparse, version.text.all_names)
         # A title's terms, for the passages the checks read: titles repeat across an article's passages.
         self._title_terms = functools.lru_cache(maxsize=4096)(lambda title: frozenset(terms(title)))
+
+    # What a front-end reads.
+    @property
+    def name(self) -> str:
+        return self.version.name
+
+    @property
+    def model(self) -> str:
+        return self.version.model
+
+    @property
+    def articles(self):
+        return self.version.articles
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.version.passages)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self.version.passage(passage_id)
+
+    def passages_of(self, article_id: str) -> list[Passage]:
+        return self.version.passages_of(article_id)
+
+    def passage_by_row(self, row: int) -> Passage | None:
+        position = self.version.position.get(row)
+        return None if position is None else self.version.passages[position]
+
+    def published_between(self, after: str, before: str) -> set[str]:
+        return self.version.published_between(after, before)
+
+    # What a search reads.
+    def keys_of(self, article_ids) -> np.ndarray:
+        return np.array(sorted(i for a in article_ids for i in self.version.positions_of(a)), dtype=np.int64)
+
+    def passage_at(self, key: int) -> Passage:
+        return self.version.passages[key]
+
+    def article_id(self, key: int) -> str:
+        return self.version.passages.article_id(key)
+
+    def dense_search(self, vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        version = self.version
+        if allowed is None:
+            return [(version.position[row], score) for row, score in version.dense.search(vector, depth)]
+        # A filtered search is exact over the allowed rows.
+        scores = version.dense.vectors_of(version.passages.rows[allowed]) @ vector
+        return [(int(allowed[i]), float(scores[i])) for i in top(scores, depth)]
+
+    def lexical_search(self, search_terms: list[str], depth: int, allowed: np.ndarray | None) -> "Lexical":
+        bm25 = self.sparse.scores(search_terms)
+        if allowed is not None:
+            mask = np.zeros(len(bm25), dtype=bool)
+            mask[allowed] = True
+            bm25 = np.where(mask, bm25, 0.0)
+        matching = np.flatnonzero(bm25 > 0)  # most passages share no term with the query
+        ranking = matching[top(bm25[matching], depth)].tolist()
+        return Lexical([(i, float(bm25[i])) for i in ranking], lambda keys: {i: float(bm25[i]) for i in keys})
+
+    def cosines(self, keys: list[int], vector: np.ndarray) -> list[float]:
+        return (self.version.dense.vectors_of(self.version.passages.rows[keys]) @ vector).tolist()
+
+    def best_coverage(self, keys: list[int], wanted: dict[str, float]) -> dict[int, float]:
+        return self.sentence_index.best_coverage(keys, wanted)
 
     def sentences_of(self, passage: Passage) -> Sentences:
         """(start, end, terms in order) of each sentence of a passage of this version, offsets in the passage."""
@@ -47,93 +116,78 @@ class SearchIndex:
         held = {t for _, _, sentence_terms in self.sentences_of(passage) for t in sentence_terms}
         return self._title_terms(passage.title) | held
 
-    @property
-    def name(self) -> str:
-        return self.version.name
 
-    @property
-    def passages(self) -> PassageTable:
-        return self.version.passages
+@dataclass(frozen=True, slots=True)
+class Lexical:
+    """A lexical (BM25) search: its ranking, best first, and the scores of any passages asked for."""
+
+    ranking: list[tuple[int, float]]
+    scores: Callable[[list[int]], dict[int, float]]
 
 
-def search(index: SearchIndex, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
+def search(index: Snapshot, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
            depth: int = 50) -> list[Hit]:
     """The k best passages for `query`, best first, each with its cosine to the query.
 
     A Query's `article_ids` restrict the search to those articles; passages of its `prefer`red articles
     (the ones a conversation has been citing) rank higher. A plain string is searched as it is.
-    BM25 alone and "rrf" rank by reciprocal rank fusion.
+    BM25 alone and "rrf" rank by reciprocal rank fusion. `index` is any store's snapshot: passages are
+    named by its keys.
     """
     if isinstance(query, str):
         query = parse(query, index.sparse)
-    passages = index.passages
     allowed = None
     if query.article_ids is not None:
-        allowed = np.array(sorted(i for a in query.article_ids for i in index.version.positions_of(a)), dtype=np.int64)
+        allowed = index.keys_of(query.article_ids)
         if not len(allowed):
             return []
     # The query is embedded even for BM25 alone: the cosines tell `ask` whether anything is relevant.
     query_vector = embedder.encode([query.search_query])[0]
-
     rankings: list[list[int]] = []
     cosine: dict[int, float] = {}
     if retriever != "bm25":
-        dense = _dense_ranking(index, query_vector, depth, allowed)
+        dense = index.dense_search(query_vector, depth, allowed)
         cosine.update(dense)
         rankings.append([i for i, _ in dense])
-    bm25 = None
+    lexical = None
     if retriever != "dense":
-        bm25 = index.sparse.scores(list(query.search_terms))
-        if allowed is not None:
-            mask = np.zeros(len(bm25), dtype=bool)
-            mask[allowed] = True
-            bm25 = np.where(mask, bm25, 0.0)
-        matching = np.flatnonzero(bm25 > 0)  # most passages share no term with the query
-        rankings.append(matching[_top(bm25[matching], depth)].tolist())
+        lexical = index.lexical_search(list(query.search_terms), depth, allowed)
+        rankings.append([i for i, _ in lexical.ranking])
     candidates = sorted({i for ranking in rankings for i in ranking})
     missing = [i for i in candidates if i not in cosine]
     if missing:
-        cosine.update(zip(missing, (index.version.vectors[missing] @ query_vector).tolist()))
+        cosine.update(zip(missing, index.cosines(missing, query_vector)))
 
     prefer = query.prefer
     if retriever == "hybrid":
-        fused = _weighted_sum(index, query, candidates, cosine, bm25)
+        fused = _weighted_sum(index, query, candidates, cosine, lexical.scores(candidates) if candidates else {})
     else:
         if retriever == "rrf" and candidates:
-            best = index.sentence_index.best_coverage(candidates, query.search_wanted)
+            best = index.best_coverage(candidates, query.search_wanted)
             rankings.append(sorted(candidates, key=lambda i: -best[i]))
         if prefer:
-            rankings.append(sorted((i for i in candidates if passages.article_id(i) in prefer), key=lambda i: -cosine[i]))
+            rankings.append(sorted((i for i in candidates if index.article_id(i) in prefer), key=lambda i: -cosine[i]))
         fused = reciprocal_rank_fusion(rankings)
     order = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-    return [Hit(passages[i], score=float(fused[i]), dense=cosine.get(i)) for i in order]
+    return [Hit(index.passage_at(i), score=float(fused[i]), dense=cosine.get(i)) for i in order]
 
 
-def _weighted_sum(index: SearchIndex, query: Query, candidates: list[int], cosine: dict[int, float],
-                  bm25: np.ndarray) -> dict[int, float]:
+def _weighted_sum(index: Snapshot, query: Query, candidates: list[int], cosine: dict[int, float],
+                  bm25: dict[int, float]) -> dict[int, float]:
     if not candidates:
         return {}
-    top_bm25 = max(float(bm25[i]) for i in candidates) or 1.0
-    score = {i: W_DENSE * cosine[i] + W_BM25 * float(bm25[i]) / top_bm25
-             + (W_PREFER if index.passages.article_id(i) in query.prefer else 0.0) for i in candidates}
+    top_bm25 = max(bm25.get(i, 0.0) for i in candidates) or 1.0
+    score = {i: W_DENSE * cosine[i] + W_BM25 * bm25.get(i, 0.0) / top_bm25
+             + (W_PREFER if index.article_id(i) in query.prefer else 0.0) for i in candidates}
     # Only the RERANK best by the cheap signals can move up for their best sentence: an answer is a
     # sentence, and a passage-level score dilutes it among its neighbours.
     head = sorted(candidates, key=lambda i: (-score[i], i))[:RERANK]
-    for i, covered in index.sentence_index.best_coverage(head, query.search_wanted).items():
+    for i, covered in index.best_coverage(head, query.search_wanted).items():
         score[i] += W_SENTENCE * covered
     return score
 
 
-def _dense_ranking(index: SearchIndex, query_vector: np.ndarray, depth: int, allowed) -> list[tuple[int, float]]:
-    version = index.version
-    if allowed is None:
-        return [(version.position[row], score) for row, score in version.dense.search(query_vector, depth)]
-    # A filtered search is exact over the allowed rows: their vectors are already in memory.
-    scores = version.vectors[allowed] @ query_vector
-    return [(int(allowed[i]), float(scores[i])) for i in _top(scores, depth)]
-
-
-def _top(scores: np.ndarray, k: int) -> list[int]:
+def top(scores: np.ndarray, k: int) -> list[int]:
     """Positions of the k highest scores, best first, ties by position.
 
     A partial selection first: sorting every score of a 100k-passage corpus costs more than the rest

@@ -19,6 +19,37 @@ FILES = ("bm25/params.index.json", "bm25/vocab.index.json", "bm25/data.csc.index
          "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy")
 
 
+def idf(passages: int, frequency):
+    """The weight of a term held by `frequency` of the corpus's `passages` (either may be an array).
+    A term no passage contains is the most telling of all: it gets the highest weight."""
+    return np.log((passages + 1) / (np.asarray(frequency) + 0.5))
+
+
+class TermWeights(Mapping[str, float]):
+    """term -> IDF from document frequencies kept elsewhere (a Milvus store's corpus statistics):
+    the same weights as a SparseIndex over the same passages."""
+
+    def __init__(self, frequency: dict[str, int], passages: int):
+        self.frequency = frequency
+        self.size = passages
+        self.unseen_idf = float(idf(passages, 0))
+
+    def weight(self, term: str) -> float:
+        return self[term] if term in self else self.unseen_idf
+
+    def __getitem__(self, term: str) -> float:
+        return float(idf(self.size, self.frequency[term]))
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.frequency and term != EMPTY
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t in self.frequency if t != EMPTY)
+
+    def __len__(self) -> int:
+        return len(self.frequency) - (EMPTY in self.frequency)
+
+
 class SparseIndex(Mapping[str, float]):
     """BM25 scores, and as a mapping: term -> IDF, for the terms some passage holds."""
 
@@ -28,8 +59,7 @@ class SparseIndex(Mapping[str, float]):
         self.size = int(bm25.scores["num_docs"])
         frequency = np.diff(np.asarray(bm25.scores["indptr"]))
         self.terms = len(frequency)  # the matrix's columns: one a vocabulary term
-        # A term no passage contains is the most telling of all: it gets the highest weight.
-        self.idf = np.log((self.size + 1) / (frequency + 0.5))
+        self.idf = idf(self.size, frequency)
         self.unseen_idf = math.log((self.size + 1) / 0.5)
 
     @classmethod

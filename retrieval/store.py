@@ -149,9 +149,9 @@ def load_version(path: Path) -> IndexVersion:
     try:
         articles = ArticleShelf(path)
         passages = PassageTable(path, articles)
-        # Memory-mapped, not copied: FAISS holds its own copy for search; these rows are read for the
-        # cosines of BM25-only candidates, filtered searches and a refresh's unchanged passages. A
-        # version's files never change after publishing, and a pruned one stays readable while mapped.
+        # Memory-mapped, not copied: FAISS holds its own copy, which questions read (search, cosines,
+        # filters); these are read by a refresh, for its unchanged passages. A version's files never
+        # change after publishing, and a pruned one stays readable while mapped.
         vectors = np.load(path / "vectors.npy", allow_pickle=False, mmap_mode="r")
         dense = DenseIndex.load(path / "index.faiss")
         text = TextIndex.load(path)
