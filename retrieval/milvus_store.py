@@ -84,10 +84,12 @@ class MilvusStore:
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
         try:
-            if self.uri.endswith(".db"):
-                Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
-                return MilvusClient(self.uri)
-            return MilvusClient(self.uri, token=self.token or "", timeout=self.timeout)
+            with warnings.catch_warnings():  # a .db starts milvus-lite, which imports pkg_resources
+                warnings.simplefilter("ignore", UserWarning)
+                if self.uri.endswith(".db"):
+                    Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+                    return MilvusClient(self.uri)
+                return MilvusClient(self.uri, token=self.token or "", timeout=self.timeout)
         except Exception as err:  # pymilvus raises its own exceptions and grpc's
             raise StoreUnavailable(_unreachable(self.uri, err)) from err
 
