@@ -121,7 +121,7 @@ def main() -> None:
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"| backend | one query p50 / p95 ms | batch passages/s | cosine to torch min / mean | dense hit@1 / hit@3 |")
+    print("| backend | one query p50 / p95 ms | batch passages/s | cosine to torch min / mean | dense hit@1 / hit@3 |")
     print("|---|---|---|---|---|")
     for name, f in figures.items():
         print(f"| {name} | {f['query_ms_p50']:.1f} / {f['query_ms_p95']:.1f} | {f['batch_passages_per_s']:.0f} | "

@@ -55,12 +55,12 @@ def markdown(r: dict) -> str:
                    f"| {s['bare_ms_p50']:.1f} / {s['bare_ms_p95']:.1f} | {s['ask_over_bare_p50']:.2f}× |")
     out += [
         "",
-        f"`POST /v1/ask` over loopback (`citeqa serve`, each request a new conversation) against `ask` in-process. "
-        f"Target: HTTP adds ≤ 5 ms at p50. The clients are the standard library's http.client on keep-alive "
-        f"connections; httpx, for comparison, spends about 1.5 ms more of its own Python on each request. \"HTTP adds\" "
-        f"is HTTP's p50 less in-process p50; \"paired\" is the median difference of the same question asked both ways one "
-        f"after the other; \"outside the route\" is the request's time less the route's own (uvicorn, middleware, "
-        f"validation, the threadpool, loopback and the client).",
+        "`POST /v1/ask` over loopback (`citeqa serve`, each request a new conversation) against `ask` in-process. "
+        "Target: HTTP adds ≤ 5 ms at p50. The clients are the standard library's http.client on keep-alive "
+        "connections; httpx, for comparison, spends about 1.5 ms more of its own Python on each request. \"HTTP adds\" "
+        "is HTTP's p50 less in-process p50; \"paired\" is the median difference of the same question asked both ways one "
+        "after the other; \"outside the route\" is the request's time less the route's own (uvicorn, middleware, "
+        "validation, the threadpool, loopback and the client).",
         "",
         f"| corpus | HTTP, 1 client p50 / p95 ms | inside the route p50 ms | HTTP adds (p50) | paired | outside the route "
         f"| httpx client p50 ms | HTTP, 1 client req/s | in-process req/s "
@@ -76,10 +76,10 @@ def markdown(r: dict) -> str:
     baseline = sizes[0]["server_peak_rss_mb"]
     out += [
         "",
-        f"The server: peak memory (VmHWM, after every question above) against the vectors (float32) plus the passages' text, "
-        f"and the time from `citeqa serve` to `/readyz` 200 against a bare process that loads the model, embeds once and "
-        f"reads vectors.npy and index.faiss; and how long a hot swap takes (`engine.reload()` of a newly published "
-        f"version, in the index watcher's thread, while the old one serves).",
+        "The server: peak memory (VmHWM, after every question above) against the vectors (float32) plus the passages' text, "
+        "and the time from `citeqa serve` to `/readyz` 200 against a bare process that loads the model, embeds once and "
+        "reads vectors.npy and index.faiss; and how long a hot swap takes (`engine.reload()` of a newly published "
+        "version, in the index watcher's thread, while the old one serves).",
         "",
         "| corpus | peak RSS MB | over the seeds server MB | vectors + passages MB | over ÷ data | files on disk MB "
         "| serve → ready s | bare load s | index load in-process s | hot swap s |",

@@ -6,17 +6,14 @@ and deleting an article, filters, reopening after a restart and a refresh killed
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import NEWS, SEEDS, PausedCiteqa, ServedCiteqa, citeqa_env, free_port, run_citeqa, write_corpus
+from conftest import NEWS, PausedCiteqa, ServedCiteqa, citeqa_env, free_port, run_citeqa, write_corpus
 from retrieval.embed import HashingEmbedder
 from retrieval.engine import Engine, ask, gather
-from retrieval.errors import CiteqaError
 from retrieval.search import search
 from retrieval.stores import StoreUnavailable, open_store
 
