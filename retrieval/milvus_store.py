@@ -191,7 +191,7 @@ class MilvusStore:
         started = time.perf_counter()
         checkpoint = checkpoint or (lambda point: None)
         articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
-        generation = self._current_generation()
+        generation = published = self._current_generation()
         record = self._meta(f"{generation}/corpus") if generation else None
         if reuse and record and (record["model"] != embedder.name or record["settings"] != PIPELINE):
             log.info("rebuilding from scratch: the index was made with %s %s", record["model"], record["settings"])
@@ -250,7 +250,7 @@ class MilvusStore:
         if not in_place:
             self._upsert_meta([("current", {"generation": generation})])
             checkpoint("after-publish")
-            self._drop_others(generation)
+            self._drop_others({generation, published} - {None})
         return RefreshReport(**report, passages=passages, embedded=len(new_passages),
                              seconds=time.perf_counter() - started, version=f"{generation}.{revision}")
 
@@ -353,13 +353,15 @@ class MilvusStore:
         for batch in _chunks(rows, 64):
             self._call("writing meta", self.client.upsert, self.meta, batch)
 
-    def _drop_others(self, keep: str) -> None:
-        """Drop the collections and records of every generation but `keep` (a server still reading one reloads)."""
+    def _drop_others(self, keep: set[str]) -> None:
+        """Drop the collections and records of every generation but those in `keep`: the new one and the one
+        it replaces, which servers may still be answering from until they reload. Anything older, or left
+        by a rebuild that died before publishing, goes."""
         for name in self._call("listing collections", self.client.list_collections):
-            if name.startswith(f"{self.prefix}_g") and not name.startswith(f"{self.prefix}_{keep}_"):
+            if name.startswith(f"{self.prefix}_g") and name[len(self.prefix) + 1:].split("_")[0] not in keep:
                 self._call("dropping", self.client.drop_collection, name)
         keys = [r["key"] for r in self._scan(self.meta, 'key != ""', ["key"])]
-        doomed = [k for k in keys if k.startswith("g") and not k.startswith(f"{keep}/")]
+        doomed = [k for k in keys if k.startswith("g") and k.split("/")[0] not in keep]
         if doomed:
             self._call("deleting", self.client.delete, self.meta, ids=doomed)
 

@@ -230,6 +230,18 @@ def test_a_model_of_another_dimension_rebuilds_a_new_generation(tmp_path):
     store.close()
 
 
+def test_a_rebuild_switches_generations_and_keeps_only_the_one_it_replaced(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", NEWS)
+    store = make_store("milvus", tmp_path)
+    names = [store.refresh(corpus, HashingEmbedder(64), reuse=False).version.partition(".")[0] for _ in range(3)]
+    engine_on_second = store.load(f"{names[1]}.1")  # what a server that has not reloaded yet still reads
+    assert store.current_name() == f"{names[2]}.1"
+    held = {n.split("_")[1] for n in store.client.list_collections() if n != store.meta}
+    assert held == {names[1], names[2]}
+    assert engine_on_second.passages_of("harbour")
+    store.close()
+
+
 def test_citeqa_serve_answers_from_a_milvus_lite_store(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", NEWS)
     env = citeqa_env(tmp_path, corpus, tmp_path / "index", store_uri=str(tmp_path / "m" / "citeqa.db"))
