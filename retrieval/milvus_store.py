@@ -39,9 +39,9 @@ from typing import Collection, Iterable
 import numpy as np
 
 from retrieval import dense as dense_kinds
-from retrieval.articles import MAX_ARTICLE_BYTES, read_folder
-from retrieval.errors import CiteqaError, IndexCorrupt, NoArticles
-from retrieval.passages import split_passages
+from retrieval.articles import MAX_ARTICLE_BYTES
+from retrieval.errors import CiteqaError, IndexCorrupt
+from retrieval.query import coverage
 from retrieval.sentence_index import Sentences
 from retrieval.sentences import sentences_with_terms
 from retrieval.sparse import EMPTY, TermWeights
@@ -186,11 +186,10 @@ class MilvusStore:
     def refresh(self, corpus: Path, embedder, progress=None, reuse: bool = True, max_bytes: int = MAX_ARTICLE_BYTES,
                 checkpoint=None, settle_seconds: float = 0.0, dense_index: str = "flat"):
         """Bring the store up to date with the folder (reuse) or build a new generation and switch to it."""
-        from retrieval.refresh import PIPELINE, RefreshReport, _embed
+        from retrieval.refresh import PIPELINE, RefreshReport, compare, embed_passages, split_all
 
         started = time.perf_counter()
         checkpoint = checkpoint or (lambda point: None)
-        articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
         generation = published = self._current_generation()
         record = self._meta(f"{generation}/corpus") if generation else None
         if reuse and record and (record["model"] != embedder.name or record["settings"] != PIPELINE):
@@ -204,27 +203,14 @@ class MilvusStore:
                                        f"vectors of dimension {held_dimension}, its corpus record says "
                                        f"{record['dimension']}: run `citeqa index`")
         old = self._hashes(generation) if reuse and record else {}
-        held = sorted({Path(s.path).stem for s in skipped} & (set(old) - {a.id for a in articles}))
-        articles = sorted(articles + [self._article(generation, a) for a in held], key=lambda a: a.id)
-        if not articles:
-            reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .md files"
-            raise NoArticles(f"no usable article in {corpus} ({reasons})")
-        fresh = [a for a in articles if old.get(a.id) != a.sha256]
-        removed = sorted(set(old) - {a.id for a in articles})
-        report = dict(added=tuple(a.id for a in fresh if a.id not in old), changed=tuple(a.id for a in fresh if a.id in old),
-                      removed=tuple(removed), unchanged=tuple(a.id for a in articles if old.get(a.id) == a.sha256),
-                      skipped=tuple(skipped), articles=len(articles), held=tuple(held))
+        changes = compare(corpus, old, lambda a: self._article(generation, a), max_bytes, settle_seconds)
+        articles, fresh, removed, report = changes.articles, changes.fresh, changes.removed, changes.report
         in_place = bool(reuse and record)
         if in_place and not fresh and not removed:
             return RefreshReport(**report, passages=record["passages"], seconds=time.perf_counter() - started)
 
-        next_row = record["next_row"] if in_place else 0
-        new_passages: list[Passage] = []
-        for article in fresh:
-            split = split_passages(article, first_row=next_row)
-            next_row += len(split)
-            new_passages.extend(split)
-        vectors = _embed(embedder, new_passages, progress, checkpoint)
+        new_passages, next_row = split_all(fresh, record["next_row"] if in_place else 0)
+        vectors = embed_passages(embedder, new_passages, progress, checkpoint)
         dimension = vectors.shape[1] if len(vectors) else record["dimension"]
         if in_place and dimension != record["dimension"]:
             raise StoreUnavailable(f"CITEQA_STORE_URI={self.uri}: the model makes vectors of dimension {dimension}, "
@@ -425,16 +411,18 @@ class MilvusSnapshot:
         pairs = sorted((published, i) for i, _, _, published in headings if published)
         self._by_date = ([d for d, _ in pairs], [i for _, i in pairs])
 
-    def _keep(self, rows: list[dict]) -> None:
+    def _keep(self, rows: list[dict]) -> dict[int, tuple[Passage, Sentences]]:
+        """The passages and sentences of fetched rows, by row, kept for the questions' later stages."""
+        made = {r["row"]: (Passage(r["id"], r["row"], r["article_id"], r["title"], r["start"], r["end"], r["text"],
+                                   r["date"] or None),
+                           tuple((s, e, tuple(t.split())) for s, e, t in r["sentences"])) for r in rows}
         with self._kept_lock:
-            for r in rows:
-                passage = Passage(r["id"], r["row"], r["article_id"], r["title"], r["start"], r["end"], r["text"],
-                                  r["date"] or None)
-                sentences = tuple((s, e, tuple(t.split())) for s, e, t in r["sentences"])
-                self._kept[r["row"]] = (passage, sentences)
-                self._kept.move_to_end(r["row"])
+            for row, entry in made.items():
+                self._kept[row] = entry
+                self._kept.move_to_end(row)
             while len(self._kept) > KEPT:
                 self._kept.popitem(last=False)
+        return made
 
     def _fetched(self, keys: Collection[int]) -> dict[int, tuple[Passage, Sentences]]:
         with self._kept_lock:
@@ -443,16 +431,13 @@ class MilvusSnapshot:
         if missing:
             rows = self.store._call("reading passages", self.store.client.query, self.collection,
                                     filter=f"row in {missing}", output_fields=PASSAGE_FIELDS)
-            self._keep(rows)
-            with self._kept_lock:
-                found.update({k: self._kept[k] for k in missing if k in self._kept})
+            found.update(self._keep(rows))
         return found
 
     def _query(self, expr: str) -> list[Passage]:
         rows = self.store._call("reading passages", self.store.client.query, self.collection, filter=expr,
                                 output_fields=PASSAGE_FIELDS, limit=16384)
-        self._keep(rows)
-        return [self._fetched([r["row"]])[r["row"]][0] for r in sorted(rows, key=lambda r: (r["article_id"], r["id"]))]
+        return [passage for passage, _ in self._keep(rows).values()]
 
     # What a front-end reads.
     def passage(self, passage_id: str) -> Passage | None:
@@ -484,11 +469,15 @@ class MilvusSnapshot:
     def article_id(self, key: int) -> str:
         return self.passage_at(key).article_id
 
-    def _search(self, data, field: str, depth: int, expr: str | None, params: dict) -> list[tuple[int, float]]:
+    def _search(self, data, field: str, depth: int, expr: str | None, params: dict,
+                found: bool = True) -> list[tuple[int, float]]:
+        """(row, score) of the best `depth`; `found` passages arrive with them and are kept (a search of
+        candidates already fetched, for their scores, asks for rows only)."""
         hits = self.store._call("searching", self.store.client.search, self.collection, data=[data], anns_field=field,
-                                limit=depth, filter=expr or "", output_fields=PASSAGE_FIELDS, search_params=params)
-        rows = [h["entity"] | {"id": h["id"]} for h in hits[0]]
-        self._keep(rows)
+                                limit=depth, filter=expr or "", output_fields=PASSAGE_FIELDS if found else ["row"],
+                                search_params=params)
+        if found:
+            self._keep([h["entity"] | {"id": h["id"]} for h in hits[0]])
         return [(int(h["entity"]["row"]), float(h["distance"])) for h in hits[0]]
 
     def dense_search(self, vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -508,20 +497,21 @@ class MilvusSnapshot:
         ranking = sorted(self._search(text, "bm25", depth, expr, {"metric_type": "BM25"}), key=lambda p: (-p[1], p[0]))
 
         def scores(keys: list[int]) -> dict[int, float]:  # the candidates' own scores, one filtered search
-            return dict(self._search(text, "bm25", len(keys), f"row in {list(map(int, keys))}", {"metric_type": "BM25"}))
+            return dict(self._search(text, "bm25", len(keys), f"row in {list(map(int, keys))}", {"metric_type": "BM25"},
+                                     found=False))
 
         return Lexical(ranking, scores)
 
     def cosines(self, keys: list[int], vector: np.ndarray) -> list[float]:
         found = dict(self._search(np.asarray(vector, dtype=np.float32).tolist(), "vector", len(keys),
-                                  f"row in {list(map(int, keys))}", {"metric_type": "IP"}))
+                                  f"row in {list(map(int, keys))}", {"metric_type": "IP"}, found=False))
         return [found.get(int(k), 0.0) for k in keys]
 
     def best_coverage(self, keys: list[int], wanted: dict[str, float]) -> dict[int, float]:
-        total = sum(wanted.values()) or 1.0
+        total = sum(wanted.values())
         fetched = self._fetched(keys)
-        return {k: max((sum(w for t, w in wanted.items() if t in set(s[2])) / total for s in fetched[k][1]), default=0.0)
-                for k in keys}
+        return {k: max((coverage(wanted, frozenset(sentence_terms), total) for _, _, sentence_terms in fetched[k][1]),
+                       default=0.0) for k in keys}
 
     def sentences_of(self, passage: Passage) -> Sentences:
         return self._fetched([passage.row])[passage.row][1]

@@ -61,13 +61,18 @@ class Query:
         return f"{self.context} {self.text}" if self.followup else self.text
 
     def coverage(self, held: Collection[str]) -> float:
-        """The weighted share of the wanted terms that `held` (a sentence's or passage's terms) holds.
+        """The weighted share of the wanted terms that `held` (a sentence's or passage's terms) holds."""
+        return coverage(self.wanted, held, self.total)
 
-        The one definition of coverage; retrieval.sentence_index computes the same for many passages at once.
-        """
-        if not self.total:
-            return 0.0
-        return sum(w for t, w in self.wanted.items() if t in held) / self.total
+
+def coverage(wanted: dict[str, float], held: Collection[str], total: float) -> float:
+    """The weighted share of `wanted` (term -> weight, summing to `total`) that `held` holds.
+
+    The one definition of coverage; retrieval.sentence_index computes the same for many passages at once.
+    """
+    if not total:
+        return 0.0
+    return sum(w for t, w in wanted.items() if t in held) / total
 
 
 def _form(word: str) -> str:

@@ -16,7 +16,7 @@ from retrieval.embed import Embedder
 from retrieval.errors import CiteqaError, NoArticles
 from retrieval.passages import MAX_WORDS, MIN_WORDS, split_passages
 from retrieval.text_index import TextIndex
-from retrieval.types import Passage
+from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
 
@@ -75,37 +75,17 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
     dense.resolve(dense_index, 0)  # an unknown kind fails before anything is embedded
     with store.writer_lock(index_dir):
         store.prune(index_dir)  # first: what an interrupted refresh left must not survive this one
-        articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
         previous = _previous(index_dir, embedder.name) if reuse else None
         old = previous.articles.hashes() if previous else {}
-        held = sorted({Path(s.path).stem for s in skipped} & (set(old) - {a.id for a in articles}))
-        for article_id in held:
-            log.warning("kept %s as last indexed: its file was skipped this time", article_id)
-        articles = sorted(articles + [previous.articles[a] for a in held], key=lambda a: a.id)
-        if not articles:
-            reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .md files"
-            raise NoArticles(f"no usable article in {corpus} ({reasons})")
-        kept = [a for a in articles if a.id in old and old[a.id] == a.sha256]
-        kept_ids = {a.id for a in kept}
-        fresh = [a for a in articles if a.id not in kept_ids]
-        removed = tuple(sorted(set(old) - {a.id for a in articles}))
-        report = dict(
-            added=tuple(a.id for a in fresh if a.id not in old),
-            changed=tuple(a.id for a in fresh if a.id in old),
-            removed=removed, unchanged=tuple(a.id for a in kept), skipped=tuple(skipped), articles=len(articles),
-            held=tuple(held),
-        )
+        changes = compare(corpus, old, lambda a: previous.articles[a], max_bytes, settle_seconds)
+        articles, kept, fresh, removed, report = (changes.articles, changes.kept, changes.fresh, changes.removed,
+                                                  changes.report)
         same_dense = previous and previous.dense.kind == dense.resolve(dense_index, len(previous.passages))
         if previous and not fresh and not removed and same_dense:
             return RefreshReport(**report, passages=len(previous.passages), seconds=time.perf_counter() - started)
 
-        next_row = previous.manifest["next_row"] if previous else 0
-        new_passages: list[Passage] = []
-        for article in fresh:
-            passages = split_passages(article, first_row=next_row)
-            next_row += len(passages)
-            new_passages.extend(passages)
-        new_vectors = _embed(embedder, new_passages, progress, checkpoint)
+        new_passages, next_row = split_all(fresh, previous.manifest["next_row"] if previous else 0)
+        new_vectors = embed_passages(embedder, new_passages, progress, checkpoint)
 
         by_article: dict[str, list[tuple[Passage, np.ndarray]]] = {}
         for article in kept:
@@ -127,6 +107,51 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
                              seconds=time.perf_counter() - started, version=version, pruned=tuple(pruned))
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The folder against what a store holds, by content hash: what a refresh of either store must do."""
+
+    articles: list[Article]  # every article of the new index, in id order (held ones as last indexed)
+    kept: list[Article]  # unchanged: their passages and vectors stay as stored
+    fresh: list[Article]  # added or changed: split and embedded
+    removed: tuple[str, ...]
+    report: dict  # the RefreshReport fields known before anything is written
+
+
+def compare(corpus: Path, old: dict[str, str], last_indexed: Callable[[str], Article], max_bytes: int,
+            settle_seconds: float) -> Changes:
+    """Read the folder and compare it with `old` (article id -> content hash of what is indexed).
+
+    A file skipped this time (changing, half-written, vanished) whose article is indexed keeps it as
+    it was: `last_indexed` reads that article back from the store.
+    """
+    articles, skipped = read_folder(corpus, max_bytes=max_bytes, settle_seconds=settle_seconds)
+    held = sorted({Path(s.path).stem for s in skipped} & (set(old) - {a.id for a in articles}))
+    for article_id in held:
+        log.warning("kept %s as last indexed: its file was skipped this time", article_id)
+    articles = sorted(articles + [last_indexed(a) for a in held], key=lambda a: a.id)
+    if not articles:
+        reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .md files"
+        raise NoArticles(f"no usable article in {corpus} ({reasons})")
+    kept = [a for a in articles if old.get(a.id) == a.sha256]
+    fresh = [a for a in articles if old.get(a.id) != a.sha256]
+    removed = tuple(sorted(set(old) - {a.id for a in articles}))
+    report = dict(added=tuple(a.id for a in fresh if a.id not in old), changed=tuple(a.id for a in fresh if a.id in old),
+                  removed=removed, unchanged=tuple(a.id for a in kept), skipped=tuple(skipped),
+                  articles=len(articles), held=tuple(held))
+    return Changes(articles, kept, fresh, removed, report)
+
+
+def split_all(articles: list[Article], next_row: int) -> tuple[list[Passage], int]:
+    """Every passage of `articles`, rows numbered on from `next_row`; and the next row after them."""
+    passages: list[Passage] = []
+    for article in articles:
+        split = split_passages(article, first_row=next_row)
+        next_row += len(split)
+        passages.extend(split)
+    return passages, next_row
+
+
 def _previous(index_dir: Path, model: str) -> store.IndexVersion | None:
     """The published version to build on, or None to rebuild: none yet, unreadable, or made differently."""
     try:
@@ -141,8 +166,8 @@ def _previous(index_dir: Path, model: str) -> store.IndexVersion | None:
     return previous
 
 
-def _embed(embedder: Embedder, passages: list[Passage], progress: Progress | None,
-           checkpoint: store.Checkpoint | None = None, batch: int = 256) -> np.ndarray:
+def embed_passages(embedder: Embedder, passages: list[Passage], progress: Progress | None,
+                   checkpoint: store.Checkpoint | None = None, batch: int = 256) -> np.ndarray:
     texts = [embedding_text(p) for p in passages]
     if not texts:
         return np.zeros((0, 0), np.float32)

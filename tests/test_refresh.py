@@ -112,7 +112,7 @@ def test_model_change_rebuilds_everything(tiny_corpus, tmp_path, hashing):
 
 
 def test_each_passage_keeps_its_own_vector_though_embedding_runs_longest_first(seeds_copy, tmp_path, hashing):
-    from retrieval.refresh import _embed, embedding_text
+    from retrieval.refresh import embed_passages, embedding_text
 
     build(seeds_copy, tmp_path / "index", hashing)
     version = store.load_current(tmp_path / "index")
@@ -120,5 +120,5 @@ def test_each_passage_keeps_its_own_vector_though_embedding_runs_longest_first(s
     assert lengths != sorted(lengths, reverse=True)  # the order the embedder saw differs from this one
     for i, passage in enumerate(version.passages):
         assert np.array_equal(version.vectors[i], hashing.encode([embedding_text(passage)])[0])
-    small_chunks = _embed(hashing, version.passages, None, batch=3)
+    small_chunks = embed_passages(hashing, version.passages, None, batch=3)
     assert np.array_equal(small_chunks, version.vectors)
