@@ -134,6 +134,23 @@ def markdown(r: dict) -> str:
             out.append(f"| {name} | {f['query_ms_p50']:.1f} / {f['query_ms_p95']:.1f} | {f['batch_passages_per_s']:.0f} "
                        f"| {f['cosine_to_torch_min']:.4f} / {f['cosine_to_torch_mean']:.4f} "
                        f"| {f['dense_hit@1']:.3f} / {f['dense_hit@3']:.3f} |")
+    stores = r.get("stores")
+    if stores:
+        out += ["", f"Both stores (`benchmarks/stores.py`): the same corpus and vectors built into files-and-FAISS and into "
+                    f"Milvus (milvus-lite, in process), each by its own refresh; {stores['questions']} questions asked in "
+                    f"turns. *bare* is the floor: embed the question and one FAISS search. Refresh *nothing* finds no "
+                    f"change; *one* is one article changed (its passages embedded by the real model).", "",
+                "| passages | articles | ask p50 ms: bare / files / milvus | milvus / files | build s: files / milvus "
+                "| refresh nothing s: files / milvus | refresh one s: files / milvus | same citations | disk MB: files / milvus |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for f in stores["sizes"]:
+            out.append(f"| {f['passages']:,} | {f['articles']:,} | {f['bare_ms_p50']:.1f} / {f['files_ms_p50']:.1f} / "
+                       f"{f['milvus_ms_p50']:.1f} | {f['milvus_ms_p50'] / f['files_ms_p50']:.1f}× "
+                       f"| {f['files_build_s']:.1f} / {f['milvus_build_s']:.1f} "
+                       f"| {f['files_refresh_nothing_s']:.2f} / {f['milvus_refresh_nothing_s']:.2f} "
+                       f"| {f['files_refresh_one_s']:.2f} / {f['milvus_refresh_one_s']:.2f} "
+                       f"| {f['same_citations']} of {stores['questions']} "
+                       f"| {f['files_disk_mb']:.0f} / {f['milvus_disk_mb']:.0f} |")
     cached = [s["label"] for s in sizes if s["vectors"] == "cached"]
     if cached:
         out += ["", f"Cached vectors (real base-passage vectors plus noise giving the cosine of {r['cached_vectors']['real_variant_cosine']:.3f} "

@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--approximate-only", action="store_true",
                         help="only the approximate-index section (IVF, HNSW) over the largest cached corpus")
     parser.add_argument("--report-only", action="store_true",
-                        help="only rewrite results.md and the plot from results.json (and a newer onnx.json)")
+                        help="only rewrite results.md and the plot from results.json (and newer onnx.json, stores.json)")
     args = parser.parse_args()
     if args.approximate_only:
         approximate_only(args.questions)
@@ -124,9 +124,11 @@ def _usable(index_dir: Path, model: str) -> bool:
 
 
 def write_results(results: dict) -> None:
-    """results.json, results.md and the plot; the ONNX figures come from onnx_backend.py's own run."""
-    onnx = RESULTS / "onnx.json"
-    results["onnx"] = json.loads(onnx.read_text()) if onnx.exists() else None
+    """results.json, results.md and the plot; the ONNX and two-store figures come from onnx_backend.py's and
+    stores.py's own runs."""
+    for key, name in (("onnx", "onnx.json"), ("stores", "stores.json")):
+        path = RESULTS / name
+        results[key] = json.loads(path.read_text()) if path.exists() else None
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (RESULTS / "results.md").write_text(report.markdown(results))

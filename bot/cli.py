@@ -21,7 +21,7 @@ import typer  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from bot.settings import Settings, make_embedder, make_store  # noqa: E402
-from retrieval.errors import CiteqaError, RefreshBusy  # noqa: E402
+from retrieval.errors import CiteqaError, ReaderUnavailable, RefreshBusy  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from a folder of news articles.")
 
@@ -268,10 +268,21 @@ def telegram(index: IndexOption = None,
             raise _fail(err)
         typer.echo(f"webhook set to {webhook}; `citeqa serve` answers it (with the same token and secret)")
         return
+    from retrieval.engine import Engine
+
     try:
-        run_polling(settings, _engine(settings))
+        store = make_store(settings)  # a URI of no known kind: a setting to mend, not to wait out
     except CiteqaError as err:
         raise _fail(err)
+    engine = Engine(store, make_embedder(settings), retriever=settings.retriever, reader_dir=settings.reader)
+    if engine.reader_error:  # the weights ship with the project: nothing a retry would mend
+        raise _fail(ReaderUnavailable(engine.reader_error))
+    try:
+        engine.reload()
+    except CiteqaError as err:  # a store not reachable yet, no index yet: as `serve`, poll not-ready and look again
+        logging.getLogger("citeqa.telegram").error("not ready (looking again every %g s): %s",
+                                                   settings.reload_seconds, err)
+    run_polling(settings, engine)
 
 
 def main() -> None:

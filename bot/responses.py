@@ -11,9 +11,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retrieval.errors import (BadQuestion, CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable,
                               RefreshBusy)
+from retrieval.stores import StoreUnavailable
 
 ERROR_STATUS = {BadQuestion: 422, IndexNotFound: 503, IndexCorrupt: 503, ModelMismatch: 503, ReaderUnavailable: 503,
-                RefreshBusy: 409}
+                StoreUnavailable: 503, RefreshBusy: 409}
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.telegram_buttons import ShowPassage, Vote, answer_keyboard, without_votes
 from retrieval.engine import Engine, ask
 from retrieval.errors import BadQuestion, IndexNotFound
+from retrieval.stores import StoreUnavailable
 from retrieval.types import Answer
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,9 @@ class CiteqaBot:
             reply = f"I can't ask that: {err}."
         elif isinstance(err, IndexNotFound):
             reply = "I have no articles loaded yet: please try again in a minute."
+        elif isinstance(err, StoreUnavailable):  # the index's server is down or refusing: its line, no traceback
+            log.error("update %s failed: %s", getattr(update, "update_id", update), err)
+            reply = "I can't reach my articles right now: please try again in a minute."
         else:
             log.error("update %s failed", getattr(update, "update_id", update), exc_info=err)
             reply = APOLOGY

@@ -30,8 +30,10 @@ import datetime
 import functools
 import json
 import logging
+import socket
 import threading
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Collection, Iterable
@@ -91,7 +93,7 @@ class MilvusStore:
                     return MilvusClient(self.uri)
                 return MilvusClient(self.uri, token=self.token or "", timeout=self.timeout)
         except Exception as err:  # pymilvus raises its own exceptions and grpc's
-            raise StoreUnavailable(_unreachable(self.uri, err)) from err
+            raise StoreUnavailable(_unreachable(self.uri, err, bool(self.token))) from err
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
@@ -218,7 +220,7 @@ class MilvusStore:
         if not in_place:
             generation = datetime.datetime.now(datetime.timezone.utc).strftime("g%Y%m%dT%H%M%S%fZ")
             self._create(generation, dimension, dense_index, len(new_passages))
-        self._write_articles(generation, fresh, new_passages, vectors, checkpoint)
+        self._write_articles(generation, fresh, new_passages, vectors, checkpoint, replacing=in_place)
         for article_id in removed:
             self._delete_article(generation, article_id)
         frequency, passages = self._frequencies(generation)
@@ -295,31 +297,32 @@ class MilvusStore:
         self._call("creating", client.create_collection, self._articles(generation), schema=schema, index_params=index)
 
     def _write_articles(self, generation: str, articles: list[Article], passages: list[Passage], vectors: np.ndarray,
-                        checkpoint) -> None:
-        """Each article whole, one after another; `checkpoint("writing")` comes after the first (a refresh
-        killed there has written part of its articles, which the next one finishes)."""
+                        checkpoint, replacing: bool) -> None:
+        """Each article's passages, then its text and record. Into a published generation (`replacing`) one
+        article whole after another, each with deleting what its last version left, and
+        `checkpoint("writing")` after the first: a refresh killed there has written part of its articles,
+        which the next one finishes. A new generation has nothing to replace and nobody reads it yet, so its
+        rows go in large batches across articles (one call per article would be ~4 round trips each)."""
         by_article: dict[str, list[tuple[Passage, np.ndarray]]] = collections.defaultdict(list)
         for p, v in zip(passages, vectors):
             by_article[p.article_id].append((p, v))
-        for article in articles:
-            own = by_article.get(article.id, [])
-            rows = [_passage_row(p, v, article) for p, v in own]
+        groups = [[a] for a in articles] if replacing else list(_chunks(articles, 512))
+        for group in groups:
+            rows = [_passage_row(p, v, a) for a in group for p, v in by_article.get(a.id, [])]
             for batch in _chunks(rows, 256):
                 self._call("writing passages", self.client.upsert, self._passages(generation), batch)
-            # Deterministic ids: the article's ids past its new count are what its last version left.
-            self._call("deleting", self.client.delete, self._passages(generation),
-                       filter=f"article_id == {json.dumps(article.id)} and n >= {len(own)}")
-            names = sorted(names_in([p.text for p, _ in own]))
-            pieces = [article.text[i:i + PIECE] for i in range(0, max(1, len(article.text)), PIECE)]
-            meta = {"sha256": article.sha256, "title": article.title, "date": article.date, "published": article.published,
-                    "path": article.path, "sections": [list(s) for s in article.sections], "names": names,
-                    "pieces": len(pieces)}
-            rows = [{"key": f"{article.id}:{k}", "article_id": article.id, "k": k, "piece": piece,
-                     "meta": meta if k == 0 else {}, "unused": [0.0, 0.0]} for k, piece in enumerate(pieces)]
-            self._call("writing articles", self.client.upsert, self._articles(generation), rows)
-            self._call("deleting", self.client.delete, self._articles(generation),
-                       filter=f"article_id == {json.dumps(article.id)} and k >= {len(pieces)}")
-            if article is articles[0]:
+            if replacing:  # deterministic ids: the article's ids past its new count are what its last version left
+                self._call("deleting", self.client.delete, self._passages(generation),
+                           filter=f"article_id == {json.dumps(group[0].id)} and n >= {len(rows)}")
+            # The article's record (its hash) last: until it is written the next refresh sees the article as
+            # changed and writes it again.
+            pieces = [row for a in group for row in _article_rows(a, by_article.get(a.id, []))]
+            for batch in _chunks(pieces, 256):
+                self._call("writing articles", self.client.upsert, self._articles(generation), batch)
+            if replacing:
+                self._call("deleting", self.client.delete, self._articles(generation),
+                           filter=f"article_id == {json.dumps(group[0].id)} and k >= {len(pieces)}")
+            if group is groups[0]:
                 checkpoint("writing")
 
     def _delete_article(self, generation: str, article_id: str) -> None:
@@ -361,8 +364,9 @@ class MilvusStore:
             raise KeyError(article_id)
         rows.sort(key=lambda r: r["k"])
         meta = rows[0]["meta"]
-        if len(rows) != meta["pieces"]:
+        if len(rows) < meta["pieces"]:
             raise IndexCorrupt(f"{self.where}: article {article_id} has {len(rows)} of its {meta['pieces']} pieces")
+        rows = rows[:meta["pieces"]]  # past them: a shorter version's leftovers, if a refresh died before deleting them
         return Article(id=article_id, title=meta["title"], text="".join(r["piece"] for r in rows), sha256=meta["sha256"],
                        sections=tuple(tuple(s) for s in meta["sections"]), date=meta["date"],
                        published=meta["published"], path=meta["path"])
@@ -532,6 +536,17 @@ def _passage_row(p: Passage, vector: np.ndarray, article: Article) -> dict:
             "vector": np.asarray(vector, dtype=np.float32).tolist()}
 
 
+def _article_rows(article: Article, own: list[tuple[Passage, np.ndarray]]) -> list[dict]:
+    """The article's text in pieces that fit a VARCHAR, the first carrying its record (hash, names, sections)."""
+    names = sorted(names_in([p.text for p, _ in own]))
+    pieces = [article.text[i:i + PIECE] for i in range(0, max(1, len(article.text)), PIECE)]
+    meta = {"sha256": article.sha256, "title": article.title, "date": article.date, "published": article.published,
+            "path": article.path, "sections": [list(s) for s in article.sections], "names": names,
+            "pieces": len(pieces)}
+    return [{"key": f"{article.id}:{k}", "article_id": article.id, "k": k, "piece": piece,
+             "meta": meta if k == 0 else {}, "unused": [0.0, 0.0]} for k, piece in enumerate(pieces)]
+
+
 def _vector_dimension(description: dict) -> int | None:
     for field in description.get("fields", []):
         if field.get("name") == "vector":
@@ -548,8 +563,26 @@ def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
-def _unreachable(uri: str, err: Exception) -> str:
-    if uri.endswith(".db") and "Open local milvus failed" in str(err):
-        return (f"CITEQA_STORE_URI={uri}: cannot open the milvus-lite file (another process has it open? "
-                f"milvus-lite serves one process: refresh through the server's /v1/admin/refresh, or use a Milvus server)")
+def _unreachable(uri: str, err: Exception, with_token: bool) -> str:
+    if uri.endswith(".db"):
+        if "Open local milvus failed" in str(err):
+            return (f"CITEQA_STORE_URI={uri}: cannot open the milvus-lite file (another process has it open? milvus-lite "
+                    f"serves one process: refresh through the server's /v1/admin/refresh, or use a Milvus server)")
+    elif _listening(uri):
+        # pymilvus reports a refused token as it reports a dead server; something that accepts the
+        # connection and then refuses the handshake is most likely asking for credentials.
+        token = ("it refused CITEQA_STORE_TOKEN (user:password or an API key)" if with_token else
+                 "it may need a token: set CITEQA_STORE_TOKEN (user:password or an API key)")
+        return f"CITEQA_STORE_URI={uri}: a server answers but the connection was refused: {token} ({_first_line(err)})"
     return f"CITEQA_STORE_URI={uri}: cannot reach Milvus ({type(err).__name__}: {_first_line(err)})"
+
+
+def _listening(uri: str) -> bool:
+    """Whether something accepts TCP connections at the URI's host and port."""
+    parts = urllib.parse.urlsplit(uri)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 19530)
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False

@@ -288,3 +288,45 @@ def test_the_http_uri_reaches_a_milvus_server_on_loopback(tmp_path):
         store.close()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def milvus_with_tokens(tmp_path):
+    """The PyPI `milvus` package's standalone server (older than our store needs for BM25, but it checks
+    tokens) with authorization on, on 127.0.0.1: its user is root:Milvus."""
+    milvus = pytest.importorskip("milvus", reason="the `milvus` package (a standalone server) is not installed")
+    server = milvus.MilvusServer()
+    server.config.set("authorization_enabled", True)
+    server.set_base_dir(str(tmp_path / "milvus-server"))
+    server.listen_port = free_port()
+    try:
+        server.start()
+    except Exception as err:  # noqa: BLE001 — whatever stops it starting here, the test cannot run
+        server.stop()
+        pytest.skip(f"the Milvus standalone server did not start here: {err}")
+    try:
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.milvus_server
+def test_a_wrong_or_missing_token_is_one_line_naming_the_setting_and_nothing_is_published(milvus_with_tokens, tmp_path):
+    uri = milvus_with_tokens
+    for token, says in (("root:wrong", "refused CITEQA_STORE_TOKEN"), (None, "set CITEQA_STORE_TOKEN")):
+        engine = Engine(open_store(tmp_path / "index", uri, token), HashingEmbedder(64))
+        with pytest.raises(StoreUnavailable) as refused:
+            engine.reload()
+        line = str(refused.value)
+        assert line.startswith(f"CITEQA_STORE_URI={uri}") and says in line and "\n" not in line, line
+        assert not engine.ready and engine.load_error == line
+    corpus = write_corpus(tmp_path / "corpus", NEWS)
+    env = {**citeqa_env(tmp_path, corpus, tmp_path / "index", store_uri=uri), "CITEQA_STORE_TOKEN": "root:wrong"}
+    for command in (["index"], ["refresh"], ["ask", "Who opened the bridge?"]):
+        done = run_citeqa(command, env, tmp_path)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert "refused CITEQA_STORE_TOKEN" in done.stderr and "root:wrong" not in done.stderr, done.stderr
+    right = open_store(tmp_path / "index", uri, "root:Milvus")  # the server's own user: it connects
+    assert right.current_name() is None and right.client.list_collections() == []  # nothing was written
+    right.close()
+    assert not (tmp_path / "index").exists()

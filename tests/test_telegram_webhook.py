@@ -2,9 +2,11 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 
 from botapi import WAIT
 from fastapi import FastAPI
@@ -111,3 +113,57 @@ def test_the_command_long_polls_until_interrupted(bot_api, tiny_engine, tmp_path
         process.send_signal(signal.SIGINT)
         process.wait(WAIT)
     assert process.returncode == 0, process.stderr.read()
+
+
+def test_the_command_stays_up_not_ready_while_the_store_is_unreachable_and_answers_once_an_index_appears(
+        bot_api, tiny_engine, tmp_path):
+    from conftest import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"CITEQA_TELEGRAM_TOKEN": bot_api.token, "CITEQA_TELEGRAM_API_URL": bot_api.url,
+           "CITEQA_MODEL": tiny_engine.embedder.name, "CITEQA_RELOAD_SECONDS": "0.2",
+           "CITEQA_CONVERSATIONS": str(tmp_path / "c.sqlite"), "NO_PROXY": "127.0.0.1,localhost"}
+    process = citeqa(env={**env, "CITEQA_STORE_URI": uri}, cwd=tmp_path)
+    try:
+        since = bot_api.mark()
+        bot_api.say("Who opened the new harbour bridge?")
+        [reply] = bot_api.wait_replies(1, since)
+        assert "no articles loaded yet" in reply["text"] and process.poll() is None
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(WAIT)
+    err = process.stderr.read()
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert [line for line in err.splitlines() if "not ready" in line and f"CITEQA_STORE_URI={uri}" in line], err
+
+    # The default store with no index yet: the bot polls not-ready, and answers once one is published.
+    index = tmp_path / "later"
+    process = citeqa(env={**env, "CITEQA_INDEX": str(index)}, cwd=tmp_path)
+    try:
+        since = bot_api.mark()
+        bot_api.say("Who opened the new harbour bridge?")
+        [reply] = bot_api.wait_replies(1, since)
+        assert "no articles loaded yet" in reply["text"]
+        shutil.copytree(tiny_engine.index_dir, index)
+        deadline = time.monotonic() + WAIT
+        while True:  # the watch looks every 0.2 s; a question asked before it loads gets the same reply
+            since = bot_api.mark()
+            bot_api.say("Who opened the new harbour bridge?")
+            [reply] = bot_api.wait_replies(1, since)
+            if "Ines Duarte" in reply["text"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert "Ines Duarte" in reply["text"], reply
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(WAIT)
+    assert process.returncode == 0, process.stderr.read()
+
+
+def test_the_command_refuses_a_store_uri_of_no_known_kind_with_one_line(bot_api, tmp_path):
+    env = {"CITEQA_TELEGRAM_TOKEN": bot_api.token, "CITEQA_TELEGRAM_API_URL": bot_api.url,
+           "CITEQA_STORE_URI": "ftp://example.org/citeqa"}
+    process = citeqa(env=env, cwd=tmp_path)
+    assert process.wait(WAIT) == 1
+    err = process.stderr.read()
+    assert "CITEQA_STORE_URI='ftp://example.org/citeqa'" in err and "Traceback" not in err, err
