@@ -98,7 +98,7 @@ def measure(real, base, wanted: int, questions: list[str], work: Path) -> dict:
                        encoding="utf-8")
     for name, s in stores.items():
         report, figures[f"{name}_refresh_one_s"] = timed(lambda: s.refresh(folder, embedder))
-        assert report.changed == [changed.stem], report.changed
+        assert list(report.changed) == [changed.stem], report.changed
     figures["fallback_texts"] = embedder.fallbacks
 
     engines = {name: Engine.open(s, real) for name, s in stores.items()}
@@ -114,15 +114,19 @@ def measure(real, base, wanted: int, questions: list[str], work: Path) -> dict:
         figures[f"{name}_ms_p50"] = percentile(values, 50) * 1000
         figures[f"{name}_ms_p95"] = percentile(values, 95) * 1000
     # The same answer from both: the cited passages, in order, of every question.
-    same = sum([c.passage.id for c in ask(engines["files"], q).citations] ==
-               [c.passage.id for c in ask(engines["milvus"], q).citations] for q in questions)
+    same = sum([c.passage_id for c in ask(engines["files"], q).citations] ==
+               [c.passage_id for c in ask(engines["milvus"], q).citations] for q in questions)
     figures["same_citations"] = same
     for s in stores.values():
         s.close()
-    disk = sum(f.stat().st_size for f in (work / "milvus.db").rglob("*") if f.is_file())
-    figures["milvus_disk_mb"] = disk / 2**20
-    figures["files_disk_mb"] = sum(f.stat().st_size for f in (work / "index").rglob("*") if f.is_file()) / 2**20
+    figures["milvus_disk_mb"] = megabytes(work / "milvus.db")
+    figures["files_disk_mb"] = megabytes(work / "index")
     return figures
+
+
+def megabytes(path: Path) -> float:
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files) / 2**20
 
 
 def main() -> None:
