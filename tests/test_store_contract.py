@@ -259,35 +259,88 @@ def test_citeqa_serve_answers_from_a_milvus_lite_store(tmp_path):
         server.stop()
 
 
-@pytest.mark.milvus_server
-def test_the_http_uri_reaches_a_milvus_server_on_loopback(tmp_path):
+class LiteServer:
     """milvus-lite's own server binary on 127.0.0.1: the same MilvusClient code as a standalone or cluster."""
-    from milvus_lite.server import Server
 
-    port = free_port()
-    server = Server(str(tmp_path / "server.db"), f"127.0.0.1:{port}")
-    if not server.start():
-        pytest.skip("milvus-lite's server did not start here")
-    try:
-        uri = f"http://127.0.0.1:{port}"
+    def __init__(self, db: Path):
+        from milvus_lite.server import Server
+
+        self.db, self.port, self.Server = db, free_port(), Server
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.server = None
+
+    def start(self) -> "LiteServer":
+        self.server = self.Server(str(self.db), f"127.0.0.1:{self.port}")
+        if not self.server.start():
+            pytest.skip("milvus-lite's server did not start here")
         deadline = time.monotonic() + 30
         while True:  # it takes a moment to listen
             try:
-                open_store(tmp_path / "index", uri).current_name()
-                break
+                open_store(self.db.parent / "unused", self.uri).current_name()
+                return self
             except StoreUnavailable:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        corpus = write_corpus(tmp_path / "corpus", NEWS)
-        store = open_store(tmp_path / "index", uri)
-        store.refresh(corpus, HashingEmbedder(64), reuse=False)
-        local = make_store("files", tmp_path)
-        local.refresh(corpus, HashingEmbedder(64), reuse=False)
-        assert answers(Engine.open(store, HashingEmbedder(64))) == answers(Engine.open(local, HashingEmbedder(64)))
-        store.close()
-    finally:
-        server.stop()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@pytest.fixture
+def lite_server(tmp_path):
+    server = LiteServer(tmp_path / "server.db").start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.milvus_server
+def test_the_http_uri_reaches_a_milvus_server_on_loopback(lite_server, tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", NEWS)
+    store = open_store(tmp_path / "index", lite_server.uri)
+    store.refresh(corpus, HashingEmbedder(64), reuse=False)
+    local = make_store("files", tmp_path)
+    local.refresh(corpus, HashingEmbedder(64), reuse=False)
+    assert answers(Engine.open(store, HashingEmbedder(64))) == answers(Engine.open(local, HashingEmbedder(64)))
+    store.close()
+
+
+@pytest.mark.milvus_server
+def test_a_milvus_server_gone_mid_service_is_a_503_and_a_plain_telegram_reply_and_serving_resumes(
+        lite_server, bot_api, tmp_path):
+    from botapi import RunningBot
+    from fastapi.testclient import TestClient
+
+    from bot.api import create_app
+    from bot.conversations import ConversationStore
+    from bot.settings import Settings
+    from bot.telegram import build_application
+
+    corpus = write_corpus(tmp_path / "corpus", NEWS)
+    store = open_store(tmp_path / "index", lite_server.uri)
+    store.refresh(corpus, HashingEmbedder(64), reuse=False)
+    engine = Engine.open(store, HashingEmbedder(64))
+    question = {"question": "Who opened the new harbour bridge?"}
+    settings = Settings(_env_file=None, telegram_token=bot_api.token, telegram_api_url=bot_api.url,
+                        reload_seconds=3600, conversations=tmp_path / "c.sqlite", rate_limit_per_minute=0)
+    conversations = ConversationStore(tmp_path / "telegram.sqlite")
+    with TestClient(create_app(engine, settings)) as client, \
+            RunningBot(build_application(bot_api.token, engine, conversations, settings)):
+        assert client.post("/v1/ask", json=question).status_code == 200
+        lite_server.stop()
+        down = client.post("/v1/ask", json=question)
+        assert down.status_code == 503 and down.json()["detail"].startswith(f"CITEQA_STORE_URI={lite_server.uri}")
+        since = bot_api.mark()
+        bot_api.say(question["question"])
+        [reply] = bot_api.wait_replies(1, since)
+        assert reply["text"] == "I can't reach my articles right now: please try again in a minute."
+        lite_server.start()  # the same file: the next question reconnects
+        again = client.post("/v1/ask", json=question)
+        assert again.status_code == 200 and again.json()["citations"][0]["article_id"] == "harbour"
+    conversations.close()
+    store.close()
 
 
 @pytest.fixture
