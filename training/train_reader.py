@@ -283,11 +283,23 @@ def initial_reader(init: dict) -> bytes:
     """The reader a recipe starts from, by its commit (the working copy's file may be a newer one)."""
     import subprocess
 
-    data = subprocess.run(["git", "-C", str(ROOT), "show", f"{init['commit']}:{init['path']}"], capture_output=True,
-                          check=True).stdout
+    shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{init['commit']}:{init['path']}"], capture_output=True)
+    if shown.returncode:
+        sys.exit(f"cannot read {init['path']} at commit {init['commit']}: this recipe starts from the reader "
+                 f"committed there (a shallow clone? `git fetch --unshallow`)")
+    data = shown.stdout
     if hashlib.sha256(data).hexdigest() != init["sha256"]:
         sys.exit(f"{init['path']} at {init['commit']} is not the file this recipe starts from (sha256 {init['sha256']})")
     return data
+
+
+def initial_manifest(init: dict) -> dict:
+    """The manifest committed beside the reader a recipe starts from."""
+    import subprocess
+
+    path = str(Path(init["path"]).parent / "manifest.json")
+    return json.loads(subprocess.run(["git", "-C", str(ROOT), "show", f"{init['commit']}:{path}"], capture_output=True,
+                                     check=True).stdout)
 
 
 def weights_from_onnx(model_bytes: bytes) -> dict:
@@ -380,6 +392,8 @@ def export(args, settings) -> None:
                  "split": f"by article: sha256(title) % {settings['reporting_modulus']} == 0 is the reporting part",
                  "tuning_articles": len(squad["data"]) - len(reporting), "reporting_articles": len(reporting)},
         "settings": settings, "trained_steps": state["step"], "trained_windows": state["step"] * settings["batch_size"],
+        **({"trained_windows_in_all": state["step"] * settings["batch_size"] + initial_manifest(settings["init"])["trained_windows"]}
+           if settings.get("init") else {}),
         "held_out": {"questions": len(sample), "paragraph_given": True, "normalisation": "SQuAD v1.1 official",
                      **figures},
         "command": ("python training/train_reader.py && python training/train_reader.py --export"
