@@ -141,9 +141,8 @@ def fragment_features(tokenizer, articles: list[dict], settings: dict) -> dict[s
         if not holding:
             continue
         run = spans[max(0, holding[0] - 1)][0], spans[holding[-1]][1]
-        rows += [(i, t, s, e) for i, t, s, e in labelled(
-            make_windows(tokenizer, qa["question"], [context[run[0]:run[1]]], settings["max_length"], settings["stride"]),
-            first - run[0], last - run[0])]
+        rows += labelled(make_windows(tokenizer, qa["question"], [context[run[0]:run[1]]], settings["max_length"],
+                                      settings["stride"]), first - run[0], last - run[0])
         asked = set(tokens(qa["question"]))
         others = [k for k in range(len(spans)) if k not in holding]
         if not others:
@@ -281,13 +280,7 @@ def train(args, settings) -> None:
 
 def initial_reader(init: dict) -> bytes:
     """The reader a recipe starts from, by its commit (the working copy's file may be a newer one)."""
-    import subprocess
-
-    shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{init['commit']}:{init['path']}"], capture_output=True)
-    if shown.returncode:
-        sys.exit(f"cannot read {init['path']} at commit {init['commit']}: this recipe starts from the reader "
-                 f"committed there (a shallow clone? `git fetch --unshallow`)")
-    data = shown.stdout
+    data = committed(init["commit"], init["path"])
     if hashlib.sha256(data).hexdigest() != init["sha256"]:
         sys.exit(f"{init['path']} at {init['commit']} is not the file this recipe starts from (sha256 {init['sha256']})")
     return data
@@ -295,11 +288,17 @@ def initial_reader(init: dict) -> bytes:
 
 def initial_manifest(init: dict) -> dict:
     """The manifest committed beside the reader a recipe starts from."""
+    return json.loads(committed(init["commit"], str(Path(init["path"]).parent / "manifest.json")))
+
+
+def committed(commit: str, path: str) -> bytes:
     import subprocess
 
-    path = str(Path(init["path"]).parent / "manifest.json")
-    return json.loads(subprocess.run(["git", "-C", str(ROOT), "show", f"{init['commit']}:{path}"], capture_output=True,
-                                     check=True).stdout)
+    shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"], capture_output=True)
+    if shown.returncode:
+        sys.exit(f"cannot read {path} at commit {commit}: this recipe starts from what was committed there "
+                 f"(a shallow clone? `git fetch --unshallow`)")
+    return shown.stdout
 
 
 def weights_from_onnx(model_bytes: bytes) -> dict:
