@@ -141,11 +141,15 @@ def _scratch_uri(settings: Settings, scratch: str) -> str | None:
     return str(Path(scratch) / "eval.db") if settings.store_uri else None
 
 
-def _engine(settings: Settings, retriever: str | None = None, embedder=None):
+def _engine(settings: Settings, retriever: str | None = None, embedder=None, load: bool = True):
+    """The engine the settings describe; with `load` the published index loaded (or its error raised)."""
     from retrieval.engine import Engine
 
-    return Engine.open(make_store(settings), embedder or make_embedder(settings),
-                       retriever=retriever or settings.retriever, reader_dir=settings.reader)
+    engine = Engine(make_store(settings), embedder or make_embedder(settings),
+                    retriever=retriever or settings.retriever, reader_dir=settings.reader)
+    if load:
+        engine.reload()
+    return engine
 
 
 @app.command()
@@ -268,13 +272,10 @@ def telegram(index: IndexOption = None,
             raise _fail(err)
         typer.echo(f"webhook set to {webhook}; `citeqa serve` answers it (with the same token and secret)")
         return
-    from retrieval.engine import Engine
-
     try:
-        store = make_store(settings)  # a URI of no known kind: a setting to mend, not to wait out
+        engine = _engine(settings, load=False)  # a URI of no known kind: a setting to mend, not to wait out
     except CiteqaError as err:
         raise _fail(err)
-    engine = Engine(store, make_embedder(settings), retriever=settings.retriever, reader_dir=settings.reader)
     if engine.reader_error:  # the weights ship with the project: nothing a retry would mend
         raise _fail(ReaderUnavailable(engine.reader_error))
     try:

@@ -275,13 +275,16 @@ class LiteServer:
             pytest.skip("milvus-lite's server did not start here")
         deadline = time.monotonic() + 30
         while True:  # it takes a moment to listen
+            probe = open_store(self.db.parent / "unused", self.uri)
             try:
-                open_store(self.db.parent / "unused", self.uri).current_name()
+                probe.current_name()
                 return self
             except StoreUnavailable:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+            finally:
+                probe.close()
 
     def stop(self) -> None:
         if self.server is not None:
