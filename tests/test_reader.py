@@ -225,3 +225,24 @@ def test_fragments_label_the_answers_run_and_a_restating_run_without_it(tokenize
     assert "mayor" in positive and "ines duarte" in positive  # the answer's sentence and the one before it
     assert "three years" in negative and "ines" not in negative  # the restating sentences, without the answer
     assert data["starts"][1] == data["ends"][1] == 0  # labelled [CLS]: no answer here
+
+
+def test_distractors_come_from_another_paragraph_of_the_article_and_never_hold_the_answer(tokenizer):
+    import sys
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import DISTRACTORS, distractor_features
+
+    asking = "It was opened by Ines Duarte. The harbour bridge opened in March."
+    article = {"title": "Bridge", "paragraphs": [
+        {"context": asking, "qas": [{"id": "q", "question": "Who opened the harbour bridge in March?",
+                                     "answers": [{"text": "Ines Duarte", "answer_start": asking.index("Ines Duarte")}]}]},
+        {"context": "Ines Duarte opened the harbour bridge. The harbour bridge was busy.", "qas": []},
+        {"context": "Tickets are free. The harbour bridge carries trams in March.", "qas": []},
+    ]}
+    data = distractor_features(tokenizer, [article], DISTRACTORS)
+    assert len(data["lengths"]) == 1
+    text = tokenizer.decode(data["ids"][:data["lengths"][0]].tolist())
+    # The best-covering run elsewhere holds the answer (articles repeat facts), so the next best is taken.
+    assert "trams" in text and "tickets are free" in text and "ines" not in text.split("?", 1)[1]
+    assert data["starts"][0] == data["ends"][0] == 0  # labelled [CLS]

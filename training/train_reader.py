@@ -32,6 +32,7 @@ from retrieval.reader import MODEL_DIR, MODEL_FILE, decode, feed, make_windows  
 
 SQUAD = ROOT.parent / "shared" / "squad" / "train-v1.1.json"
 RUN_DIR = ROOT / "training" / "runs" / "reader"
+HELD_OUT_SEED = 13  # picks the reporting-part questions the manifest's figures come from
 # Two phases, each a linear warm-up and a linear decay to 0. The first (3,600 steps, two thirds of an
 # epoch) was the first shipped reader, still improving at its end; the second carries on from it at
 # half the peak rate (a warm restart) rather than throwing its 77 minutes away. A clean run does both.
@@ -51,15 +52,27 @@ FRAGMENTS = {
              "sha256": "38ba4fbdb02cd88550179682bab4c891cc48b69fcec843684b6e4e36c05f6908"},
     "phases": [{"steps": 3000, "learning_rate": 3e-5, "warmup_share": 0.05}],
 }
-RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments")}
+# And one more from the shipped fragments reader (1b25bac): the same windows plus, per question, the run from
+# *another* paragraph of its article that shares the most words with the question, labelled [CLS]. In `ask`
+# the runs the reader compares come from different passages of one article, and a wrong run there is the
+# commonest remaining miss; a new seed so the phase sees windows in another order.
+DISTRACTORS = {
+    **FRAGMENTS, "seed": 14, "distractors": True,
+    "init": {"commit": "1b25bac6ea585369c51c2d1361f603d7d35091fa", "path": "retrieval/models/reader/reader-int8.onnx",
+             "sha256": "334b647ffed5127384d78dc68c98f0f91491f5071599d1449a9312734cd8dd70"},
+    "phases": [{"steps": 4000, "learning_rate": 2e-5, "warmup_share": 0.03}],
+}
+RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments"),
+           "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="paragraphs",
-                        help="paragraphs: phases 1-2 from the packaged encoder; fragments: one phase more from their reader")
-    parser.add_argument("--run-dir", type=Path, help="checkpoints and logs (default: training/runs/<reader or reader-fragments>)")
+                        help="paragraphs: phases 1-2 from the packaged encoder; fragments: one phase more from their "
+                             "reader; distractors: one more from the fragments reader")
+    parser.add_argument("--run-dir", type=Path, help="checkpoints and logs (default: training/runs/reader, or reader-<recipe>)")
     parser.add_argument("--export", action="store_true", help="export the last checkpoint, measure it, write the manifest")
     parser.add_argument("--eval-questions", type=int, default=2000, help="reporting-part questions measured at export")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -155,6 +168,34 @@ def fragment_features(tokenizer, articles: list[dict], settings: dict) -> dict[s
     return packed(rows)
 
 
+def distractor_features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
+    """Per question, the sentence of another paragraph of its article sharing the most words with the
+    question (with the sentence before it), labelled [CLS]: the near miss retrieval hands the reader."""
+    from retrieval.sentences import split_sentences
+    from retrieval.terms import tokens
+
+    rows: list = []
+    for article in articles:
+        runs = []  # (paragraph, run text, words of its last sentence)
+        for p, paragraph in enumerate(article["paragraphs"]):
+            spans = split_sentences(paragraph["context"])
+            for k, (a, b) in enumerate(spans):
+                begin = spans[k - 1][0] if k > 0 else a
+                runs.append((p, paragraph["context"][begin:b], set(tokens(paragraph["context"][a:b]))))
+        for p, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph["qas"]:
+                asked = set(tokens(qa["question"]))
+                golds = [a["text"].lower() for a in qa["answers"]]  # articles repeat facts: not a negative then
+                elsewhere = [(len(asked & words), text) for q, text, words in runs
+                             if q != p and not any(g in text.lower() for g in golds)]
+                if not elsewhere:
+                    continue
+                _, text = max(elsewhere, key=lambda pair: pair[0])  # the first of the best: deterministic
+                rows += labelled(make_windows(tokenizer, qa["question"], [text], settings["max_length"],
+                                              settings["stride"]), None, None)
+    return packed(rows)
+
+
 def total_steps(settings: dict) -> int:
     return sum(phase["steps"] for phase in settings["phases"])
 
@@ -194,6 +235,9 @@ def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
     data = features(tokenizer, tuning, settings)
     if settings.get("fragments"):
         more = fragment_features(tokenizer, tuning, settings)
+        data = {k: np.concatenate([data[k], more[k]]) for k in data}
+    if settings.get("distractors"):
+        more = distractor_features(tokenizer, tuning, settings)
         data = {k: np.concatenate([data[k], more[k]]) for k in data}
     np.savez(cache.with_suffix(".tmp.npz"), **data)
     os.replace(cache.with_suffix(".tmp.npz"), cache)
@@ -291,6 +335,12 @@ def initial_manifest(init: dict) -> dict:
     return json.loads(committed(init["commit"], str(Path(init["path"]).parent / "manifest.json")))
 
 
+def windows_before(init: dict) -> int:
+    """Windows the starting reader was trained on, over all its phases."""
+    manifest = initial_manifest(init)
+    return manifest.get("trained_windows_in_all", manifest["trained_windows"])
+
+
 def committed(commit: str, path: str) -> bytes:
     import subprocess
 
@@ -363,7 +413,7 @@ def export(args, settings) -> None:
     squad = json.loads(args.squad.read_text(encoding="utf-8"))
     _, reporting = split_articles(squad, settings["reporting_modulus"])
     sample = list(questions(reporting))
-    random.Random(settings["seed"]).shuffle(sample)
+    random.Random(HELD_OUT_SEED).shuffle(sample)  # the same questions for every recipe: figures compare
     sample = sample[:args.eval_questions]
     tokenizer = _tokenizer()
     figures = {}
@@ -391,7 +441,7 @@ def export(args, settings) -> None:
                  "split": f"by article: sha256(title) % {settings['reporting_modulus']} == 0 is the reporting part",
                  "tuning_articles": len(squad["data"]) - len(reporting), "reporting_articles": len(reporting)},
         "settings": settings, "trained_steps": state["step"], "trained_windows": state["step"] * settings["batch_size"],
-        **({"trained_windows_in_all": state["step"] * settings["batch_size"] + initial_manifest(settings["init"])["trained_windows"]}
+        **({"trained_windows_in_all": state["step"] * settings["batch_size"] + windows_before(settings["init"])}
            if settings.get("init") else {}),
         "held_out": {"questions": len(sample), "paragraph_given": True, "normalisation": "SQuAD v1.1 official",
                      **figures},
