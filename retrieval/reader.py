@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 MODEL_DIR = Path(__file__).parent / "models" / "reader"
 MODEL_FILE = "reader-int8.onnx"
-# The shipped reader's own recipe (its manifest's "command"): phase 3 from the phase-2 reader in the history.
-REBUILD_COMMAND = ("python training/train_reader.py --recipe fragments && "
-                   "python training/train_reader.py --recipe fragments --export")
+# The shipped reader's own recipe (its manifest's "command"): phase 4 from the phase-3 reader in the history.
+REBUILD_COMMAND = ("python training/train_reader.py --recipe distractors && "
+                   "python training/train_reader.py --recipe distractors --export")
 
 # Question tokens past this are cut: SQuAD questions are shorter than 40 tokens, 99.9 % of them.
 MAX_QUESTION_TOKENS = 64

@@ -103,9 +103,9 @@ def test_xquad_figures_generalise(xquad_engine):
     """The reporting half of XQuAD (articles no weight was fitted on), retrieval over all 240 paragraphs."""
     figures = evaluate(xquad_engine, select_part(load_questions(SHARED / "eval" / "xquad" / "dev.jsonl"),
                                                  "reporting")).figures
-    # Measured (README): hit@1 0.936, answer_hit 0.895, span_f1_all 0.718, false_abstain 0.017; bands of
+    # Measured (README): hit@1 0.936, answer_hit 0.899, span_f1_all 0.719, false_abstain 0.010; bands of
     # a few questions, since the torch and ONNX embedders' vectors differ in the last digits.
     assert figures["hit@1"] >= 0.92
-    assert figures["answer_hit"] >= 0.87
-    assert figures["span_f1_all"] >= 0.68
+    assert figures["answer_hit"] >= 0.88
+    assert figures["span_f1_all"] >= 0.70
     assert figures["false_abstain"] <= 0.03

@@ -95,9 +95,9 @@ def test_the_shipped_manifest_records_data_settings_and_held_out_figures():
     manifest = json.loads((MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["data"]["sha256"] == "5e29ccdc6f066fb54f7aaeaf43b892981c4fffd91ec0ef558e8d72433bec578a"
     held_out = manifest["held_out"]
-    # Measured 0.730 (int8; fp32 0.735) on 2,000 questions of held-out articles: a band, not the issue's
-    # 0.75, which this model (185,600 windows) does not reach yet.
-    assert held_out["int8"]["f1"] >= 0.72 and held_out["questions"] >= 1000
+    # Measured 0.739 (int8; fp32 0.741) on 2,000 questions of held-out articles: a band, not the issue's
+    # 0.75, which this model (249,600 windows) does not reach yet.
+    assert held_out["int8"]["f1"] >= 0.73 and held_out["questions"] >= 1000
     assert held_out["fp32"]["f1"] - held_out["int8"]["f1"] <= 0.01  # int8 keeps the figure
     assert manifest["settings"]["max_length"] >= 128 and manifest["command"]
 
