@@ -59,12 +59,15 @@ class RefreshJob:
         return True
 
     def _run(self) -> None:
+        before = self._loaded_name()
         try:
             report = self.engine.store.refresh(self.settings.corpus, self.engine.embedder,
                                                max_bytes=self.settings.max_article_bytes,
                                                settle_seconds=self.settings.article_settle_seconds,
                                                dense_index=self.settings.dense_index)
-            swapped = self.engine.reload()
+            self.engine.reload()
+            # The index watcher may have swapped the new version in already, so reload() alone can say False.
+            swapped = self._loaded_name() not in (None, before)
             update = dict(state="succeeded", added=len(report.added), changed=len(report.changed),
                           removed=len(report.removed), unchanged=len(report.unchanged), skipped=len(report.skipped),
                           embedded=report.embedded, passages=report.passages, published=report.version,
@@ -79,8 +82,12 @@ class RefreshJob:
             log.exception("refresh failed")
             update = dict(state="failed", error=f"unexpected error: {type(err).__name__}")
         with self._lock:
-            loaded = self.engine.index.name if self.engine.ready else None
-            self._status = self._status.model_copy(update=dict(update, finished=_now(), index_version=loaded))
+            self._status = self._status.model_copy(update=dict(update, finished=_now(),
+                                                               index_version=self._loaded_name()))
+
+    def _loaded_name(self) -> str | None:
+        """The version the server answers from, None while it is not ready."""
+        return self.engine.index.name if self.engine.ready else None
 
 
 def _now() -> datetime.datetime:
