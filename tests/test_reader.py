@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval.errors import ReaderUnavailable
-from retrieval.reader import MAX_ANSWER_TOKENS, MODEL_DIR, Reader, _tokenizer, decode_sentences, make_windows
+from retrieval.reader import MAX_ANSWER_TOKENS, MODEL_DIR, REBUILD_COMMAND, Reader, _tokenizer, decode_sentences, make_windows
 
 CONTEXT = ("On March 3, 2021, the mayor of Port Alba, Ines Duarte, opened the new harbour bridge. "
            "The bridge cost 40 million euros and took three years to build. ")
@@ -100,6 +100,8 @@ def test_the_shipped_manifest_records_data_settings_and_held_out_figures():
     assert held_out["int8"]["f1"] >= 0.73 and held_out["questions"] >= 1000
     assert held_out["fp32"]["f1"] - held_out["int8"]["f1"] <= 0.01  # int8 keeps the figure
     assert manifest["settings"]["max_length"] >= 128 and manifest["command"]
+    # The error for missing weights names the rebuild without the manifest, so its copy must match.
+    assert manifest["command"] == REBUILD_COMMAND
 
 
 def test_the_shipped_weights_read_held_out_squad_articles_as_the_manifest_says(reader):
