@@ -248,3 +248,51 @@ def test_distractors_come_from_another_paragraph_of_the_article_and_never_hold_t
     # The best-covering run elsewhere holds the answer (articles repeat facts), so the next best is taken.
     assert "trams" in text and "tickets are free" in text and "ines" not in text.split("?", 1)[1]
     assert data["starts"][0] == data["ends"][0] == 0  # labelled [CLS]
+
+
+def test_groups_put_the_answers_run_first_then_the_best_scored_runs_without_any_gold_answer(tokenizer):
+    import sys
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import SHARED, group_features
+
+    asking = "The bridge has four lanes. It was opened by Ines Duarte. The harbour bridge opened in March."
+    article = {"title": "Bridge", "paragraphs": [
+        {"context": asking, "qas": [{"id": "q", "question": "Who opened the harbour bridge in March?",
+                                     "answers": [{"text": "Ines Duarte", "answer_start": asking.index("Ines Duarte")}]}]},
+        {"context": "Ines Duarte opened the harbour bridge. The harbour bridge was busy.", "qas": []},
+        {"context": "Tickets are free. The harbour bridge carries trams in March. Boats pass under it.", "qas": []},
+    ]}
+    data = group_features(tokenizer, [article], SHARED)
+    assert len(data["lengths"]) == 1 + SHARED["groups"]["negatives"] == 4
+    bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
+    runs = [tokenizer.decode(data["ids"][a:b].tolist()).split("?", 1)[1].strip() for a, b in zip(bounds, bounds[1:])]
+    gold_ids = data["ids"][bounds[0]:bounds[1]]
+    assert tokenizer.decode(gold_ids[data["starts"][0]:data["ends"][0] + 1].tolist()) == "ines duarte"
+    assert runs[0] == "the bridge has four lanes. it was opened by ines duarte."  # with the sentence before it
+    # Best scored first; a run whose sentence before holds the answer is read alone; one that holds it is no negative.
+    assert runs[1:] == ["the harbour bridge opened in march.", "tickets are free. the harbour bridge carries trams in march.",
+                        "the harbour bridge was busy."]
+    assert list(data["starts"][1:]) == list(data["ends"][1:]) == [0, 0, 0]  # labelled [CLS]
+
+
+def test_the_shared_loss_is_one_softmax_over_every_context_token_of_the_group():
+    import math
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import shared_loss
+
+    # Two rows: [CLS] q [SEP] c c [SEP] and [CLS] q [SEP] c [SEP] pad; the gold starts at row 0's second
+    # context token (position 4) and ends at its first (position 3).
+    types = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]])
+    start = torch.tensor([[9.0, 9, 9, 1, 2, 0], [9.0, 9, 9, 3, 0, 9]])
+    end = torch.tensor([[9.0, 9, 9, 2, 1, 0], [9.0, 9, 9, 1, 0, 9]])
+    loss = shared_loss(start, end, types, mask, [[0, 1]], torch.tensor([4, 0]), torch.tensor([3, 0]))
+    # Context tokens (the closing [SEP]s count, [CLS], the question and padding do not): starts 1 2 0 3 0, ends 2 1 0 1 0.
+    start_ce = -(2 - math.log(sum(math.exp(x) for x in (1, 2, 0, 3, 0))))
+    end_ce = -(2 - math.log(sum(math.exp(x) for x in (2, 1, 0, 1, 0))))
+    assert float(loss) == pytest.approx((start_ce + end_ce) / 2, abs=1e-5)
