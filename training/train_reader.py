@@ -76,9 +76,17 @@ SHARED = {
              "sha256": "35021fb1e1f2992458d5d33014caba703dc8b0c283400405249b068bcc0fc9b3"},
     "phases": [{"steps": 2500, "learning_rate": 2e-5, "warmup_share": 0.03}],
 }
+# The same runs without the shared softmax: the three best-scored runs without the answer as windows
+# of their own, labelled [CLS], beside the answer's run, mixed into the distractors phase's windows.
+MINED = {
+    **DISTRACTORS, "seed": 16, "mined": {"negatives": 3},
+    "init": SHARED["init"],
+    "phases": [{"steps": 3000, "learning_rate": 2e-5, "warmup_share": 0.03}],
+}
 RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments"),
            "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors"),
-           "shared": (SHARED, ROOT / "training" / "runs" / "reader-shared")}
+           "shared": (SHARED, ROOT / "training" / "runs" / "reader-shared"),
+           "mined": (MINED, ROOT / "training" / "runs" / "reader-mined")}
 
 
 def main() -> None:
@@ -224,7 +232,7 @@ def group_features(tokenizer, articles: list[dict], settings: dict) -> dict[str,
     from retrieval.sentences import split_sentences
     from retrieval.terms import terms
 
-    wanted_negatives = settings["groups"]["negatives"]
+    wanted_negatives = (settings.get("groups") or settings["mined"])["negatives"]
     frequency: dict[str, int] = {}
     paragraphs = [p["context"] for a in articles for p in a["paragraphs"]]
     for context in paragraphs:
@@ -328,6 +336,9 @@ def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
         data = {k: np.concatenate([data[k], more[k]]) for k in data}
     if settings.get("distractors"):
         more = distractor_features(tokenizer, tuning, settings)
+        data = {k: np.concatenate([data[k], more[k]]) for k in data}
+    if settings.get("mined"):
+        more = group_features(tokenizer, tuning, settings)
         data = {k: np.concatenate([data[k], more[k]]) for k in data}
     np.savez(cache.with_suffix(".tmp.npz"), **data)
     os.replace(cache.with_suffix(".tmp.npz"), cache)
