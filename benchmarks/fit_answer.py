@@ -7,9 +7,7 @@ Fits, in order:
    MRR of the tuning part's answerable first turns (`--search-only` stops after it: no reader needed).
 1. `reading.READ_SENTENCES`, `reading.READER_TERM` and `reading.W_SENTENCE`: how much the reader
    reads, which of its scores ranks sentences, and how much the sentence's retrieval score adds to it, by a grid over the tuning part's short-answer
-   questions (mean span F1, then the answer in the first sentence); then `reading.SURE_SPAN`, when the
-   reader may stop after the best sentence's window: the lowest that keeps both figures, and the
-   answer anywhere in the answer's sentences, within 0.005 of always reading READ_SENTENCES.
+   questions (mean span F1, then the answer in the first sentence).
 2. The abstention model of `confidence.py` (a logistic regression over its signals, the reader's
    among them) on the tuning part's answerable and unanswerable first turns, and `MAX_DOUBT`: the
    highest share of unanswerable questions refused while at most 1 % of answerable ones are.
@@ -35,7 +33,7 @@ from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.confidence import WEIGHTS, signals  # noqa: E402
 from retrieval.engine import Engine, gather  # noqa: E402
 from retrieval.evaluate import is_short, load_questions, part_of, token_f1  # noqa: E402
-from retrieval.reading import choose_readings, read, reader_term  # noqa: E402
+from retrieval.reading import read, reader_term  # noqa: E402
 from retrieval.refresh import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -97,46 +95,6 @@ def ranked(readings, w: float, term: str = "score"):
                                            + w * r.sentence.score))
 
 
-class CountingReader:
-    """A reader that counts the calls made to it (one per stage of `read`)."""
-
-    def __init__(self, reader):
-        self.reader, self.calls = reader, 0
-
-    def read_sentences(self, question, contexts, sentences):
-        self.calls += 1
-        return self.reader.read_sentences(question, contexts, sentences)
-
-
-def fit_sure(short, best) -> float | None:
-    """`reading.SURE_SPAN`: the lowest (the most questions stopped after the best sentence's window)
-    whose span F1, answer in the first sentence and answer in the answer's sentences (a second
-    sentence may hold it) all stay within 0.005 of always reading `best`'s budget."""
-    most, term, w = best
-    chosen, reference = None, None
-    for sure in (None, 20.0, 18.0, 16.0, 14.0, 12.0, 10.0, 8.0):
-        f1, hit, stopped, quoted = [], [], 0, []
-        for item, g, reader in short:
-            counting = CountingReader(reader)
-            readings = read(counting, g.query.reader_question, g.hits, g.scored, w, most, term, sure)
-            stopped += counting.calls == 1
-            top = readings[0] if readings else None
-            f1.append(max(token_f1(top.span, a) for a in item.answer) if top else 0.0)
-            hit.append(float(bool(top) and all(a.lower() in top.sentence.text.lower() for a in item.answer)))
-            text = " ".join(r.sentence.text for r in choose_readings(readings)).lower()
-            quoted.append(float(all(a.lower() in text for a in item.answer)))
-        key = (float(np.mean(f1)), float(np.mean(hit)), float(np.mean(quoted)))
-        print(f"SURE_SPAN {str(sure):4}: span F1 {key[0]:.4f}, answer in the first sentence {key[1]:.4f}, "
-              f"in the answer's sentences {key[2]:.4f}, stopped after one window {stopped / len(short):.3f}", flush=True)
-        if sure is None:
-            reference = key
-        elif any(got < want - 0.005 for got, want in zip(key, reference)):
-            break
-        else:
-            chosen = sure
-    return chosen
-
-
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
@@ -151,8 +109,7 @@ def main() -> None:
     print(f"{len(data)} tuning questions, {len(short)} with a short answer")
     results = {}
     for most in (None, 8, 5, 4, 3, 2):
-        read_by = [(item, read(reader, g.query.reader_question, g.hits, g.scored, 0.0, most, sure=None))
-                   for item, g, reader in short]
+        read_by = [(item, read(reader, g.query.reader_question, g.hits, g.scored, 0.0, most)) for item, g, reader in short]
         for term, w in ((t, w) for t in TERMS for w in GRID):
             f1, hit = [], []
             for item, readings in read_by:
@@ -170,15 +127,13 @@ def main() -> None:
     budget = next(m for m in (2, 3, 4, 5, 8, None) if any(key[0] == m for key in close))
     best = max((key for key in close if key[0] == budget), key=lambda key: results[key])
     print(f"READ_SENTENCES = {best[0]}\nREADER_TERM = {best[1]!r}\nW_SENTENCE = {best[2]}  (reading.py)")
-    sure = fit_sure(short, best)
-    print(f"SURE_SPAN = {sure}  (reading.py)")
 
     names = list(WEIGHTS)
     x, y = [], []
     for item, g, reader in data:
         if not g.hits:
             continue
-        readings = read(reader, g.query.reader_question, g.hits, g.scored, best[2], best[0], best[1], sure)
+        readings = read(reader, g.query.reader_question, g.hits, g.scored, best[2], best[0], best[1])
         s = signals(g.query, g.hits, [r.sentence for r in readings] or g.scored, g.index,
                     readings[0] if readings else None)
         x.append([getattr(s, n) for n in names])

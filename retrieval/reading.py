@@ -34,15 +34,6 @@ SECOND_MARGIN = 2.0
 # 0.922 against 0.760 and 0.929 at their best, at 0.6 of their forward-pass time; three gave
 # 0.750 and 0.905).
 READ_SENTENCES: int | None = 5
-# The reader may read the best-scored sentence first (with the one before it) and stop there when
-# what it found leads by enough that an unread sentence would need an improbably good span to outrank
-# it: a sentence ranks by its span score + W_SENTENCE x its own score, so stopping when the best
-# reading scores SURE_SPAN + W_SENTENCE x the best unread sentence's score assumes no unread span
-# scores above SURE_SPAN (the best spans on the tuning parts: median 11.4, at most 14.5). Fitted on
-# the tuning parts (12.0: 73 % of questions stopped after one window, every figure within 0.005) it
-# halved ask's p50 but lost on the reporting parts (XQuAD answer_hit 0.899 -> 0.889, seeds 1.0 -> 0.8:
-# the first sentence restated the question and the reader took a span in it), so it is off.
-SURE_SPAN: float | None = None
 
 
 class SentenceReader(Protocol):
@@ -76,26 +67,12 @@ def reader_term(score: float, null_score: float, probability: float, term: str =
 
 
 def read(reader: SentenceReader, question: str, hits: list[Hit], scored: list[Sentence],
-         w_sentence: float = W_SENTENCE, most: int | None = READ_SENTENCES, term: str = READER_TERM,
-         sure: float | None = SURE_SPAN) -> list[Reading]:
+         w_sentence: float = W_SENTENCE, most: int | None = READ_SENTENCES, term: str = READER_TERM) -> list[Reading]:
     """Every scored sentence that the reader read and found a span in, best first.
 
     The reader reads the `most` best-scored sentences, each with the sentence before it (where a
     pronoun's antecedent usually is), as runs of consecutive text; None reads the top passages whole.
-    With `sure`, it reads the best sentence first and stops there when no unread sentence can outrank
-    what it found without a span scoring above `sure` (see SURE_SPAN).
     """
-    if sure is not None and most != 1 and len(scored) > 1:
-        first = _read(reader, question, hits, scored, w_sentence, 1, term)
-        found = {(r.sentence.hit.passage.article_id, r.sentence.start) for r in first}
-        unread = max((s.score for s in scored if (s.hit.passage.article_id, s.start) not in found), default=None)
-        if first and (unread is None or first[0].score >= sure + w_sentence * unread):
-            return first
-    return _read(reader, question, hits, scored, w_sentence, most, term)
-
-
-def _read(reader: SentenceReader, question: str, hits: list[Hit], scored: list[Sentence],
-          w_sentence: float, most: int | None, term: str) -> list[Reading]:
     passages = list({h.passage.id: h.passage for h in hits}.values())
     by_start = {(s.hit.passage.article_id, s.start): s for s in scored}
     to_read = None if most is None else {id(s) for s in scored[:most]}
