@@ -280,3 +280,17 @@ def test_distractors_come_from_another_paragraph_of_the_article_and_never_hold_t
     # The best-covering run elsewhere holds the answer (articles repeat facts), so the next best is taken.
     assert "trams" in text and "tickets are free" in text and "ines" not in text.split("?", 1)[1]
     assert data["starts"][0] == data["ends"][0] == 0  # labelled [CLS]
+
+
+def test_a_checkpoint_carries_on_only_under_its_own_settings_or_more_phases_after_them():
+    import sys
+
+    sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
+    from train_reader import MPNET, carries_on
+
+    first = {**MPNET, "phases": MPNET["phases"][:1]}
+    assert carries_on(MPNET, MPNET) and carries_on(first, MPNET)  # the same, or one phase added after
+    assert not carries_on(MPNET, first)  # a checkpoint past the phases asked for
+    assert not carries_on({**first, "seed": 99}, MPNET)  # any other setting changed: start again
+    changed = {**MPNET, "phases": [{**MPNET["phases"][0], "learning_rate": 1e-4}, *MPNET["phases"][1:]]}
+    assert not carries_on(first, changed)  # its own phase changed under it
