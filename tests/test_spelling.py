@@ -6,7 +6,7 @@ from retrieval.spelling import Speller, names_in
 from retrieval.terms import terms
 from tests.conftest import write_corpus
 
-TEXTS = ["The poet Percy Shelley wrote about protest. Parts of the city were closed.",
+TEXTS = ["The poet Percy Shelley wrote about protest. Parts of the city were closed. He toured the Three Parks.",
          "Gegeen was assassinated in a coup. The emperor Gegeen ruled briefly; Thomas de Maizière spoke."]
 
 
@@ -28,10 +28,21 @@ def test_a_misspelt_name_one_edit_away_is_put_right():
 def test_unknown_names_and_ordinary_words_are_left_alone():
     s = speller()
     assert s.correct("How many people live in Paris?") == "How many people live in Paris?"  # not "parts"
+    # "Parks" is written capitalised (in "Three Parks") and one edit from "Paris": a word English knows,
+    # alone, is taken as spelled right.
+    assert s.correct("Who is the mayor of Paris?") == "Who is the mayor of Paris?"
     assert s.correct("What is the tallest mountain?") == "What is the tallest mountain?"
     assert s.correct("Who is Bob?") == "Who is Bob?"  # too short to guess
     assert s.correct("") == ""
     assert s.correct("¿Qué? 北京 1234 !!!") == "¿Qué? 北京 1234 !!!"
+
+
+def test_a_known_word_is_corrected_beside_another_word_of_its_name():
+    s = speller()
+    assert "shelly" in s.known  # a name general English knows: corrected only because "Percy" is the corpus's
+    assert s.correct("Did Percy Shelly write?") == "Did Percy Shelley write?"
+    assert s.correct("Did Shelly write?") == "Did Shelly write?"
+    assert s.correct("Did Percy, Shelly write?") == "Did Percy, Shelly write?"  # not one name
 
 
 def test_accents_fold_on_both_sides():
