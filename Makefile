@@ -40,6 +40,12 @@ fuzz: install
 eval: install
 	$(BIN)/citeqa eval --part reporting --questions ../shared/eval/dev.jsonl --retriever dense,bm25,rrf,hybrid
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions ../shared/eval/xquad/dev.jsonl --retriever dense,bm25,rrf,hybrid
+	# Unanswerable questions: written by hand, and near-topic ones made by swapping a name (benchmarks/swapped_names.py).
+	$(BIN)/citeqa eval --part all --questions tests/data/unanswerable_seeds.jsonl
+	$(BIN)/citeqa eval --part reporting --questions tests/data/swapped_unseen_seeds.jsonl
+	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/unanswerable_xquad.jsonl
+	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/swapped_unseen_xquad.jsonl
+	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/swapped_elsewhere_xquad.jsonl
 
 # Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/ and the README's tables, about 7 minutes.
 bench: install

@@ -84,9 +84,17 @@ def test_unanswerable_questions_written_for_the_seeds(seeds_engine):
     from tests.conftest import ROOT
 
     figures = evaluate(seeds_engine, load_questions(ROOT / "tests/data/unanswerable_seeds.jsonl")).figures
-    # Measured 0.75 (12 of 16, the near-topic ones the misses); the threshold keeps false abstentions
-    # at 1 % or under on the tuning parts, which costs some of these.
-    assert figures["abstain_rate"] >= 0.7
+    # Measured 0.94 (15 of 16; 0.75 before the abstention model was fitted on the name-swapped questions
+    # too); the threshold keeps false abstentions at 1 % or under on the tuning parts, which costs some.
+    assert figures["abstain_rate"] >= 0.85
+
+
+def test_near_topic_questions_with_a_name_swapped_are_refused_on_the_seeds(seeds_engine):
+    from tests.conftest import ROOT
+
+    conversations = load_questions(ROOT / "tests/data/swapped_unseen_seeds.jsonl")
+    figures = evaluate(seeds_engine, select_part(conversations, "reporting")).figures
+    assert figures["abstain_rate"] >= 0.75  # measured 1.0 (4 of 4; 1 of 4 before)
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +111,21 @@ def test_xquad_figures_generalise(xquad_engine):
     """The reporting half of XQuAD (articles no weight was fitted on), retrieval over all 240 paragraphs."""
     figures = evaluate(xquad_engine, select_part(load_questions(SHARED / "eval" / "xquad" / "dev.jsonl"),
                                                  "reporting")).figures
-    # Measured (README): hit@1 0.936, answer_hit 0.899, span_f1_all 0.719, false_abstain 0.010; bands of
+    # Measured (README): hit@1 0.936, answer_hit 0.895, span_f1_all 0.719, false_abstain 0.017; bands of
     # a few questions, since the torch and ONNX embedders' vectors differ in the last digits.
     assert figures["hit@1"] >= 0.92
     assert figures["answer_hit"] >= 0.88
     assert figures["span_f1_all"] >= 0.70
     assert figures["false_abstain"] <= 0.03
+
+
+@pytest.mark.parametrize("kind, least", [("unseen", 0.88), ("elsewhere", 0.17)])
+def test_xquad_near_topic_questions_with_a_name_swapped(xquad_engine, kind, least):
+    """Reporting-half questions of XQuAD with one name replaced (benchmarks/swapped_names.py): by a name
+    no article writes, or by one another article writes. Measured 0.941 and 0.232 of 185 each (0.605 and
+    0.162 before the abstention model was fitted on the tuning half's)."""
+    from tests.conftest import ROOT
+
+    conversations = load_questions(ROOT / "tests" / "data" / f"swapped_{kind}_xquad.jsonl")
+    figures = evaluate(xquad_engine, select_part(conversations, "reporting")).figures
+    assert figures["abstain_rate"] >= least
