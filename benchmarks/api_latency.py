@@ -36,10 +36,10 @@ runtime.prepare()  # the process settings of every citeqa entry point (bot/runti
 import httpx  # noqa: E402
 
 from bot.settings import Settings, make_embedder  # noqa: E402
-from retrieval.embed import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
-from retrieval.evaluate import load_questions  # noqa: E402
-from retrieval.refresh import build  # noqa: E402
+from retrieval.evaluate.run import load_questions  # noqa: E402
+from retrieval.index.refresh import build  # noqa: E402
 
 SEED_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 FALLBACK = ["Who attended the Beijing WIPO meeting?", "Who presided over the special meeting on IP protection?",
@@ -112,7 +112,7 @@ def post_question(connection: http.client.HTTPConnection, question: str) -> byte
 
 
 def one_torch_thread(engine: Engine) -> int | str:
-    """Embed with one torch thread here, as the server does in each worker (bot.api): both sides then
+    """Embed with one torch thread here, as the server does in each worker (bot.api.app): both sides then
     compute the same thing. Left alone, the count here would depend on import order: FAISS's
     omp_set_num_threads(1) binds to torch's OpenMP only when torch was imported first."""
     if not isinstance(engine.embedder, SentenceTransformerEmbedder):

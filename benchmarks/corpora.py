@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import store
-from retrieval.articles import parse_article, read_folder
-from retrieval.passages import split_passages
-from retrieval.refresh import PIPELINE, embedding_text
+from retrieval.index.files import versions as store
+from retrieval.articles.folder import parse_article, read_folder
+from retrieval.articles.passages import split_passages
+from retrieval.index.refresh import PIPELINE, embedding_text
 from retrieval.types import Article, Passage
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.settings import Settings, make_embedder  # noqa: E402
-from retrieval.confidence import WEIGHTS, signals  # noqa: E402
+from retrieval.answer.abstention import WEIGHTS, signals  # noqa: E402
 from retrieval.engine import Engine, gather  # noqa: E402
-from retrieval.evaluate import is_short, load_questions, part_of, token_f1  # noqa: E402
-from retrieval.reading import read, reader_term  # noqa: E402
-from retrieval.refresh import build  # noqa: E402
+from retrieval.evaluate.run import is_short, load_questions, part_of, token_f1  # noqa: E402
+from retrieval.answer.spans import read, reader_term  # noqa: E402
+from retrieval.index.refresh import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = [
@@ -65,8 +65,8 @@ def tuning_questions(embedder):
 
 
 def fit_search(embedder) -> None:
-    from retrieval import search as search_module
-    from retrieval.evaluate import normalise
+    from retrieval.search.ranking import ranking as search_module
+    from retrieval.evaluate.run import normalise
 
     with contextlib.ExitStack() as scratches:  # the indexes are searched until the grid ends
         cases = []

@@ -33,8 +33,8 @@ runtime.prepare()  # the process settings of every citeqa entry point (bot/runti
 
 import numpy as np  # noqa: E402
 
-from retrieval.articles import read_folder  # noqa: E402  (pure Python: no model, no FAISS)
-from retrieval.passages import split_passages  # noqa: E402
+from retrieval.articles.folder import read_folder  # noqa: E402  (pure Python: no model, no FAISS)
+from retrieval.articles.passages import split_passages  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "eval" / "xquad"
 OUT = ROOT / "benchmarks" / "results" / "onnx.json"

@@ -31,10 +31,10 @@ runtime.prepare()  # the process settings of every citeqa entry point (bot/runti
 
 import numpy as np  # noqa: E402
 
-from retrieval.articles import read_folder  # noqa: E402
-from retrieval.embed import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.embed_onnx import OnnxEmbedder  # noqa: E402
-from retrieval.passages import split_passages  # noqa: E402
+from retrieval.articles.folder import read_folder  # noqa: E402
+from retrieval.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.embed.onnx_embedder import OnnxEmbedder  # noqa: E402
+from retrieval.articles.passages import split_passages  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "eval" / "xquad"
 OUT = ROOT / "benchmarks" / "results" / "onnx_embedder.json"

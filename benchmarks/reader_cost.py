@@ -30,9 +30,9 @@ runtime.prepare()  # the process settings of every citeqa entry point (bot/runti
 from benchmarks.api_latency import interleaved, percentile  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
-from retrieval.evaluate import load_questions  # noqa: E402
-from retrieval.reader import MODEL_DIR, MODEL_FILE  # noqa: E402
-from retrieval.refresh import build  # noqa: E402
+from retrieval.evaluate.run import load_questions  # noqa: E402
+from retrieval.answer.reader import MODEL_DIR, MODEL_FILE  # noqa: E402
+from retrieval.index.refresh import build  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "eval" / "xquad"
 

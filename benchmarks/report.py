@@ -111,7 +111,7 @@ def markdown(r: dict) -> str:
                     f"`auto` is exact below {d['ivf_from_passages']:,} passages and IVF from there; `ivf` here has "
                     f"{ivf['lists']} lists probing {ivf['probes']}, trained in {ivf['build_s']:.1f} s. The default stays exact "
                     f"because this corpus's recall flatters IVF (its clusters of near-copies fall into whole lists) and "
-                    f"real vectors are harder (see retrieval/dense.py).", "",
+                    f"real vectors are harder (see retrieval/index/files/dense.py).", "",
                 f"| index | recall@10 plain / tie-aware | recall@{a['depth']} | ms a query | speed-up |", "|---|---|---|---|---|"]
         rows = [(f"IVF nprobe {p}" + (" (`ivf`'s setting)" if int(p) == ivf["probes"] else ""), e) for p, e in ivf["nprobe"].items()]
         rows += [(f"HNSW M {hnsw['M']} efSearch {ef}", e) for ef, e in hnsw["efSearch"].items()]

@@ -41,13 +41,13 @@ import numpy as np  # noqa: E402
 import corpora  # noqa: E402
 import report  # noqa: E402
 from api_latency import free_port, interleaved, percentile, post_question  # noqa: E402
-from retrieval import store  # noqa: E402
+from retrieval.index.files import versions as store  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402
-from retrieval.embed import SentenceTransformerEmbedder, resolve_model_path  # noqa: E402
+from retrieval.embed.embedders import SentenceTransformerEmbedder, resolve_model_path  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.errors import CiteqaError  # noqa: E402
-from retrieval.evaluate import load_questions  # noqa: E402
-from retrieval.refresh import build, refresh  # noqa: E402
+from retrieval.evaluate.run import load_questions  # noqa: E402
+from retrieval.index.refresh import build, refresh  # noqa: E402
 
 CACHE = ROOT / ".citeqa" / "bench-cache"
 RESULTS = HERE / "results"
@@ -165,9 +165,9 @@ def indexing_and_refresh(embedder, folder: Path, index_dir: Path) -> tuple[dict,
     import shutil
 
     shutil.rmtree(index_dir, ignore_errors=True)
-    from retrieval.articles import read_folder
-    from retrieval.passages import split_passages
-    from retrieval.refresh import embedding_text
+    from retrieval.articles.folder import read_folder
+    from retrieval.articles.passages import split_passages
+    from retrieval.index.refresh import embedding_text
 
     articles, _ = read_folder(folder)
     texts = [embedding_text(p) for a in articles for p in split_passages(a)]
@@ -402,20 +402,20 @@ def ready_floor(version_dir: Path) -> float:
 
 
 PROFILE_GROUPS = (  # (label, file suffix, function); disjoint in the call tree of ask
-    ("embed the query", "retrieval/embed.py", "encode"),
-    ("embed the query", "retrieval/embed_onnx.py", "encode"),
-    ("FAISS search", "retrieval/dense.py", "search"),
-    ("BM25 scores (bm25s)", "retrieval/sparse.py", "scores"),
+    ("embed the query", "retrieval/embed/embedders.py", "encode"),
+    ("embed the query", "retrieval/embed/onnx_embedder.py", "encode"),
+    ("FAISS search", "retrieval/index/files/dense.py", "search"),
+    ("BM25 scores (bm25s)", "retrieval/index/bm25.py", "scores"),
     ("sort all BM25 scores (np.argsort)", "numpy/_core/fromnumeric.py", "argsort"),
-    ("best-sentence term coverage (search)", "retrieval/sentence_index.py", "best_coverage"),
-    ("parse the question (Query)", "retrieval/query.py", "parse"),
-    ("sentence scoring and choice", "retrieval/answer.py", "score_sentences"),
-    ("sentence scoring and choice", "retrieval/answer.py", "candidate_sentences"),
-    ("sentence choice", "retrieval/reading.py", "choose_readings"),
-    ("confidence signals", "retrieval/confidence.py", "signals"),
-    ("reader: windows and forward pass (ONNX Runtime)", "retrieval/reader.py", "_run"),
-    ("reader: span decoding", "retrieval/reader.py", "decode_sentences"),
-    ("diversify", "retrieval/search.py", "diversify"),
+    ("best-sentence term coverage (search)", "retrieval/index/sentence_table.py", "best_coverage"),
+    ("parse the question (Query)", "retrieval/question/query.py", "parse"),
+    ("sentence scoring and choice", "retrieval/answer/candidates.py", "score_sentences"),
+    ("sentence scoring and choice", "retrieval/answer/candidates.py", "candidate_sentences"),
+    ("sentence choice", "retrieval/answer/spans.py", "choose_readings"),
+    ("confidence signals", "retrieval/answer/abstention.py", "signals"),
+    ("reader: windows and forward pass (ONNX Runtime)", "retrieval/answer/reader.py", "_run"),
+    ("reader: span decoding", "retrieval/answer/reader.py", "decode_sentences"),
+    ("diversify", "retrieval/search/ranking.py", "diversify"),
 )
 
 
@@ -450,7 +450,7 @@ def profile_ask(engine, questions: list[str]) -> dict:
 
 def json_ms(engine, questions: list[str]) -> float:
     """What the HTTP response model costs an answer: AskOut.build and its JSON."""
-    from bot.schemas import AskOut
+    from bot.api.schemas import AskOut
 
     answers = [ask(engine, q) for q in questions]
     t = time.perf_counter()
@@ -464,13 +464,13 @@ def approximate(vectors: np.ndarray, queries: np.ndarray, k: int = 10, depth: in
 
     Each index is searched to `depth` (what `search` asks for). Two recalls: plain (|found ∩ exact
     top-k| / k) and tie-aware (a found row counts if its exact inner product is within 1e-5 of the
-    k-th exact score, so a tie broken the other way is not a miss). IVF is retrieval/dense.py's
+    k-th exact score, so a tie broken the other way is not a miss). IVF is retrieval/index/files/dense.py's
     own build (what `dense_index` "ivf"/"auto" publishes); HNSW is there for comparison.
     """
     import faiss
 
     from bot.settings import Settings
-    from retrieval import dense
+    from retrieval.index.files import dense
 
     faiss.omp_set_num_threads(1)  # queries one at a time, as `ask` makes them
     exact = faiss.IndexFlatIP(vectors.shape[1])

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from api_latency import free_port  # noqa: E402
 
-from retrieval.evaluate import load_questions  # noqa: E402
+from retrieval.evaluate.run import load_questions  # noqa: E402
 
 FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
 

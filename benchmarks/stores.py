@@ -36,11 +36,11 @@ import corpora  # noqa: E402
 from api_latency import interleaved, percentile  # noqa: E402
 from run import CACHE, RESULTS, machine, pick_questions  # noqa: E402
 from bot.settings import Settings, make_embedder  # noqa: E402
-from retrieval import store  # noqa: E402
+from retrieval.index.files import versions as store  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
-from retrieval.file_store import FileStore  # noqa: E402
-from retrieval.milvus_store import MilvusStore  # noqa: E402
-from retrieval.refresh import embedding_text  # noqa: E402
+from retrieval.index.files.store import FileStore  # noqa: E402
+from retrieval.index.milvus.store import MilvusStore  # noqa: E402
+from retrieval.index.refresh import embedding_text  # noqa: E402
 
 
 class LookupEmbedder:

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.articles import read_folder  # noqa: E402
-from retrieval.evaluate import load_questions  # noqa: E402
+from retrieval.articles.folder import read_folder  # noqa: E402
+from retrieval.evaluate.run import load_questions  # noqa: E402
 from retrieval.terms import STOP_WORDS  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"

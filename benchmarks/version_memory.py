@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/version_memory.py .citeqa/bench-cache/index-100000
 
-The steps are those of retrieval.store.load_version, in its order. Read with `make bench`'s server
+The steps are those of retrieval.index.files.versions.load_version, in its order. Read with `make bench`'s server
 figure: the server's peak over this process's is what questions add (threads, touched pages of the
 memory-mapped arrays).
 """
@@ -25,10 +25,11 @@ import bm25s  # noqa: E402, F401  (imported first: the steps below measure data,
 import faiss  # noqa: E402, F401
 import numpy as np  # noqa: E402
 
-from retrieval import shelf, store  # noqa: E402
-from retrieval.dense import DenseIndex  # noqa: E402
-from retrieval.search import SearchIndex  # noqa: E402
-from retrieval.text_index import TextIndex  # noqa: E402
+from retrieval.index.files import tables as shelf  # noqa: E402
+from retrieval.index.files import versions as store  # noqa: E402
+from retrieval.index.files.dense import DenseIndex  # noqa: E402
+from retrieval.search.ranking import SearchIndex  # noqa: E402
+from retrieval.index.files.text_index import TextIndex  # noqa: E402
 
 
 def rss_mb() -> float:

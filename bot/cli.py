@@ -176,11 +176,11 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
              as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
              verbose: Annotated[bool, typer.Option("--verbose", help="list every miss")] = False) -> None:
     """Measure hit@k, answers and abstention on a questions file."""
-    from retrieval.evaluate import evaluate as run_eval, load_questions, select_part
+    from retrieval.evaluate.run import evaluate as run_eval, load_questions, select_part
 
     settings = _settings(index=index)
     retrievers = (retriever or settings.retriever).split(",")
-    from retrieval.search import RETRIEVERS
+    from retrieval.search.ranking import RETRIEVERS
 
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown:
@@ -219,7 +219,7 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
 @app.command("forget-expired")
 def forget_expired() -> None:
     """Delete the conversations idle longer than CITEQA_CONVERSATION_TTL_SECONDS from the store now."""
-    from bot.conversations import ConversationStore
+    from bot.conversation_store import ConversationStore
 
     settings = _settings()
     try:
@@ -240,7 +240,7 @@ def serve(index: IndexOption = None, host: Annotated[Optional[str], typer.Option
     """Serve the HTTP API; a newly published index is picked up without a restart."""
     import uvicorn
 
-    from bot.api import create_app
+    from bot.api.app import create_app
 
     settings = _settings(index=index, host=host, port=port)
     uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port,
@@ -256,7 +256,7 @@ def telegram(index: IndexOption = None,
 
     from telegram.error import TelegramError
 
-    from bot.telegram import register_webhook, run_polling
+    from bot.telegram.transport import register_webhook, run_polling
 
     settings = _settings(index=index)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs each request's URL, and those hold the token

@@ -8,7 +8,7 @@
   thread, load 8). OpenMP reads OMP_NUM_THREADS once, when it loads, for every thread it will ever
   serve, which is why this runs before numpy, FAISS or torch is imported: omp_set_num_threads would bind
   only the thread that calls it, not a server's worker threads. ONNX Runtime sizes its own pools
-  (retrieval.onnx_runtime: one thread for the reader, the default for the embedder's batches).
+  (retrieval.embed.onnx_runtime: one thread for the reader, the default for the embedder's batches).
 - Batch work (building an index on torch) takes every core back: `for_batch_work`.
 
 Only os is imported here. Variables already set are left as they are: an operator's choice wins.

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from retrieval.articles import MAX_ARTICLE_BYTES
-from retrieval.embed import DEFAULT_MODEL
-from retrieval.reader import MODEL_DIR as READER_DIR
+from retrieval.articles.folder import MAX_ARTICLE_BYTES
+from retrieval.embed.embedders import DEFAULT_MODEL
+from retrieval.answer.reader import MODEL_DIR as READER_DIR
 
 
 class Settings(BaseSettings):
@@ -51,20 +51,20 @@ class Settings(BaseSettings):
 
 def make_store(settings: Settings):
     """The store the settings choose; StoreUnavailable (naming the setting) when it cannot be used."""
-    from retrieval.stores import open_store
+    from retrieval.index.store import open_store
 
     token = settings.store_token.get_secret_value() if settings.store_token else None
     return open_store(settings.index, settings.store_uri, token)
 
 
 def make_embedder(settings: Settings):
-    from retrieval.embed import HashingEmbedder, SentenceTransformerEmbedder
+    from retrieval.embed.embedders import HashingEmbedder, SentenceTransformerEmbedder
 
     # "hashing-<dim>" is the deterministic embedder: for tests and demos without a model.
     if settings.model.startswith("hashing-") and settings.model[8:].isdigit():
         return HashingEmbedder(int(settings.model[8:]))
     if settings.embed_backend == "onnx":
-        from retrieval.embed_onnx import OnnxEmbedder
+        from retrieval.embed.onnx_embedder import OnnxEmbedder
 
         # Beside the index folder (.citeqa/onnx for .citeqa/index), never inside it: the store owns that.
         return OnnxEmbedder(settings.model, cache_dir=settings.index.parent / "onnx")

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
 
-from retrieval.answer import Sentence, abstain, candidate_sentences, compose, score_sentences
-from retrieval.confidence import signals
-from retrieval.embed import Embedder
+from retrieval.answer.candidates import Sentence, abstain, candidate_sentences, compose, score_sentences
+from retrieval.answer.abstention import signals
+from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
-from retrieval.query import Query, parse
-from retrieval.reader import MODEL_DIR as READER_DIR, Reader
-from retrieval.reading import Reading, choose_readings, read
-from retrieval.search import Retriever, diversify, search
-from retrieval.stores import Snapshot, Store, open_store
+from retrieval.question.query import Query, parse
+from retrieval.answer.reader import MODEL_DIR as READER_DIR, Reader
+from retrieval.answer.spans import Reading, choose_readings, read
+from retrieval.search.ranking import Retriever, diversify, search
+from retrieval.index.store import Snapshot, Store, open_store
 from retrieval.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from bot import runtime  # noqa: E402
 runtime.prepare()  # as every citeqa entry point does, before numpy, FAISS or torch is imported
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-from retrieval.embed import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
+from retrieval.embed.embedders import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -64,7 +64,7 @@ def minilm() -> SentenceTransformerEmbedder:
 def seeds_engine(minilm, tmp_path_factory):
     """The seed articles indexed with the real model, as `citeqa index` would."""
     from retrieval.engine import Engine
-    from retrieval.refresh import build
+    from retrieval.index.refresh import build
 
     index_dir = tmp_path_factory.mktemp("seeds-index")
     build(SEEDS, index_dir, minilm)
@@ -81,7 +81,7 @@ NEWS = {
 @pytest.fixture
 def news_index(tmp_path) -> tuple[Path, Path]:
     """(corpus, index): the tiny articles and a dated one, indexed with the `hashing-256` embedder (for the front-ends)."""
-    from retrieval.refresh import build
+    from retrieval.index.refresh import build
 
     corpus = write_corpus(tmp_path / "news", NEWS)
     build(corpus, tmp_path / "news-index", HashingEmbedder(256))
@@ -107,7 +107,7 @@ def wait_until():
 def tiny_engine(tiny_corpus, hashing, tmp_path):
     """The tiny corpus indexed with the hashing embedder: a real engine without a model."""
     from retrieval.engine import Engine
-    from retrieval.refresh import build
+    from retrieval.index.refresh import build
 
     build(tiny_corpus, tmp_path / "index", hashing)
     return Engine.open(tmp_path / "index", hashing)
@@ -253,7 +253,7 @@ class ServedCiteqa:
 
 def assert_cites_its_version(answer: dict, index_dir: Path, versions: dict | None = None) -> None:
     """Every citation of an /v1/ask answer is a passage of the index version the answer reports, to the character."""
-    from retrieval import store
+    from retrieval.index.files import versions as store
 
     name = answer["index_version"]
     if versions is None or name not in versions:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.admin import RefreshJob
+from bot.api.admin import RefreshJob
 from bot.settings import Settings
 
 

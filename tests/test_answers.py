@@ -6,7 +6,7 @@ import pytest
 
 from retrieval.engine import ask
 from retrieval.errors import BadQuestion
-from retrieval.evaluate import evaluate, load_questions, select_part
+from retrieval.evaluate.run import evaluate, load_questions, select_part
 from tests.conftest import SHARED
 
 pytestmark = pytest.mark.model
@@ -100,7 +100,7 @@ def test_near_topic_questions_with_a_name_swapped_are_refused_on_the_seeds(seeds
 @pytest.fixture(scope="module")
 def xquad_engine(minilm, tmp_path_factory):
     from retrieval.engine import Engine
-    from retrieval.refresh import build
+    from retrieval.index.refresh import build
 
     index_dir = tmp_path_factory.mktemp("xquad-index")
     build(SHARED / "eval" / "xquad" / "corpus", index_dir, minilm)

@@ -14,15 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot import runtime
-from bot.api import STATIC, create_app
-from bot.conversations import ConversationStore
-from bot.limits import TokenBuckets
-from bot.schemas import AskOut
+from bot.api.app import STATIC, create_app
+from bot.conversation_store import ConversationStore
+from bot.api.limits import TokenBuckets
+from bot.api.schemas import AskOut
 from bot.settings import Settings
-from retrieval import store
-from retrieval.embed import HashingEmbedder
-from retrieval.refresh import build
-from retrieval.refresh import refresh as refresh_index
+from retrieval.index.files import versions as store
+from retrieval.embed.embedders import HashingEmbedder
+from retrieval.index.refresh import build
+from retrieval.index.refresh import refresh as refresh_index
 from tests.conftest import write_corpus
 
 ADMIN = "s3cret-admin-token"
@@ -220,7 +220,7 @@ def test_not_ready_until_an_index_is_published(tmp_path, news_index, wait_until)
 def test_not_ready_without_the_reader_weights(tmp_path, news_index, damage, caplog):
     import shutil
 
-    from retrieval.reader import MODEL_DIR
+    from retrieval.answer.reader import MODEL_DIR
 
     reader = tmp_path / "reader"
     if damage == "corrupt":

@@ -13,11 +13,11 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from bot.api import create_app
+from bot.api.app import create_app
 from bot.settings import Settings
-from retrieval.embed import HashingEmbedder
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
-from retrieval.refresh import build
+from retrieval.index.refresh import build
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 ADMIN = "schema-admin-token"

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from retrieval.articles import find_date, is_boilerplate, parse_article, read_folder
+from retrieval.articles.folder import find_date, is_boilerplate, parse_article, read_folder
 from retrieval.errors import NoArticles
-from retrieval.refresh import build
+from retrieval.index.refresh import build
 from tests.conftest import MENU_ARTICLE, SEEDS
 
 

@@ -9,12 +9,12 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
-from bot.api import create_app
+from bot.api.app import create_app
 from bot.settings import Settings
 from conftest import NEWS, write_corpus
-from retrieval.embed import HashingEmbedder
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
-from retrieval.refresh import build
+from retrieval.index.refresh import build
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from retrieval.reader import MODEL_DIR
+from retrieval.answer.reader import MODEL_DIR
 from tests.conftest import citeqa_env, run_citeqa, write_corpus
 
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from bot.conversations import ConversationStore
+from bot.conversation_store import ConversationStore
 from retrieval.types import Turn
 
 
@@ -101,7 +101,7 @@ def test_forget_expired_on_a_file_that_is_not_a_store_is_one_clear_line(tmp_path
 def test_each_server_deletes_expired_turns_on_its_schedule(tmp_path):
     import asyncio
 
-    from bot.conversations import purge_expired_every
+    from bot.conversation_store import purge_expired_every
 
     store = ConversationStore(tmp_path / "c.sqlite", ttl_seconds=0.05)
     store.append("a", Turn("q?", "a"))
@@ -119,7 +119,7 @@ def test_each_server_deletes_expired_turns_on_its_schedule(tmp_path):
 def test_a_chats_filter_outlives_a_restart_and_off_removes_it(tmp_path):
     import datetime
 
-    from retrieval.filters import Filters
+    from retrieval.question.filters import Filters
 
     path = tmp_path / "conversations.sqlite"
     chosen = Filters(frozenset({"harbour", "ferry"}), datetime.date(2019, 1, 1), None)

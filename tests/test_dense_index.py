@@ -6,12 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-from retrieval import dense, store
-from retrieval.dense import DenseIndex
-from retrieval.embed import HashingEmbedder
+from retrieval.index.files import dense
+from retrieval.index.files import versions as store
+from retrieval.index.files.dense import DenseIndex
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.errors import IndexCorrupt
-from retrieval.evaluate import load_questions
-from retrieval.refresh import build, refresh
+from retrieval.evaluate.run import load_questions
+from retrieval.index.refresh import build, refresh
 
 from conftest import SEEDS, SHARED
 

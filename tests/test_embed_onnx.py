@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from bot.settings import Settings, make_embedder
-from retrieval.articles import read_folder
-from retrieval.embed import SentenceTransformerEmbedder
-from retrieval.embed_onnx import OnnxEmbedder
-from retrieval.onnx_export import cache_key, is_intact
-from retrieval.passages import split_passages
+from retrieval.articles.folder import read_folder
+from retrieval.embed.embedders import SentenceTransformerEmbedder
+from retrieval.embed.onnx_embedder import OnnxEmbedder
+from retrieval.embed.onnx_export import cache_key, is_intact
+from retrieval.articles.passages import split_passages
 
 from conftest import SEEDS
 
@@ -100,7 +100,7 @@ def test_a_partial_cached_file_is_rebuilt_once(onnx, minilm, tmp_path, caplog):
     old.with_suffix(".json").write_text(json.dumps({"model": str(onnx.model_dir), "bytes": 3}))
     # Two embedders at once, as a server and a bot starting together: one exports, the other waits and reuses it.
     embedders = [OnnxEmbedder(cache_dir=cache) for _ in range(2)]
-    with caplog.at_level(logging.WARNING, logger="retrieval.embed_onnx"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.embed.onnx_embedder"):
         with ThreadPoolExecutor(2) as pool:
             vectors = list(pool.map(lambda e: e.encode(QUESTIONS), embedders))
     assert caplog.text.count("damaged or incomplete") == 1
@@ -120,7 +120,7 @@ def test_a_file_onnx_runtime_cannot_load_is_rebuilt(onnx, tmp_path, caplog):
 
     sidecar.update(bytes=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     path.with_suffix(".json").write_text(json.dumps(sidecar))
-    with caplog.at_level(logging.WARNING, logger="retrieval.embed_onnx"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.embed.onnx_embedder"):
         vectors = OnnxEmbedder(cache_dir=cache).encode(QUESTIONS[:1])
     assert "cannot load" in caplog.text
     assert vectors.shape == (1, 384) and is_intact(path) and path.stat().st_size > 1_000_000

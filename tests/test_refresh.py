@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from retrieval import store
-from retrieval.embed import SentenceTransformerEmbedder
+from retrieval.index.files import versions as store
+from retrieval.embed.embedders import SentenceTransformerEmbedder
 from retrieval.errors import RefreshBusy
-from retrieval.refresh import build, refresh
+from retrieval.index.refresh import build, refresh
 
 
 class CountingEmbedder:
@@ -43,7 +43,7 @@ def test_unchanged_refresh_never_loads_the_model(tiny_corpus, tmp_path):
     index_dir = tmp_path / "index"
     model = SentenceTransformerEmbedder()
     # Built with a stand-in that carries the real model's name, so the manifest matches.
-    stand_in = CountingEmbedder(__import__("retrieval.embed", fromlist=["HashingEmbedder"]).HashingEmbedder(32))
+    stand_in = CountingEmbedder(__import__("retrieval.embed.embedders", fromlist=["HashingEmbedder"]).HashingEmbedder(32))
     stand_in.name = model.name
     build(tiny_corpus, index_dir, stand_in)
     report = refresh(tiny_corpus, index_dir, model)
@@ -101,7 +101,7 @@ def test_old_versions_are_pruned_but_current_is_kept(tiny_corpus, tmp_path, hash
 
 
 def test_model_change_rebuilds_everything(tiny_corpus, tmp_path, hashing):
-    from retrieval.embed import HashingEmbedder
+    from retrieval.embed.embedders import HashingEmbedder
 
     index_dir = tmp_path / "index"
     build(tiny_corpus, index_dir, hashing)
@@ -112,7 +112,7 @@ def test_model_change_rebuilds_everything(tiny_corpus, tmp_path, hashing):
 
 
 def test_each_passage_keeps_its_own_vector_though_embedding_runs_longest_first(seeds_copy, tmp_path, hashing):
-    from retrieval.refresh import embed_passages, embedding_text
+    from retrieval.index.refresh import embed_passages, embedding_text
 
     build(seeds_copy, tmp_path / "index", hashing)
     version = store.load_current(tmp_path / "index")

@@ -11,8 +11,8 @@ import threading
 import time
 
 from conftest import TINY, citeqa_env, run_citeqa, write_corpus
-from retrieval import store
-from retrieval.refresh import build, refresh
+from retrieval.index.files import versions as store
+from retrieval.index.refresh import build, refresh
 
 STABLE = sorted(TINY)  # harbour, library, orchard: never touched while the folder changes around them
 

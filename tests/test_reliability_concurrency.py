@@ -9,11 +9,11 @@ import threading
 import httpx
 import pytest
 
-from bot.conversations import ConversationStore
+from bot.conversation_store import ConversationStore
 from conftest import DEADLINE, NEWS, ServedCiteqa, assert_cites_its_version, citeqa_env, write_corpus
-from retrieval import store
-from retrieval.embed import HashingEmbedder
-from retrieval.refresh import build, refresh
+from retrieval.index.files import versions as store
+from retrieval.embed.embedders import HashingEmbedder
+from retrieval.index.refresh import build, refresh
 from retrieval.types import Turn
 
 CLIENTS = 8

@@ -9,14 +9,14 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
+from bot.api.app import create_app
 from bot.settings import Settings
 from conftest import ServedCiteqa, assert_cites_its_version, citeqa_env, run_citeqa, write_corpus
-from retrieval import store
-from retrieval.embed import HashingEmbedder
+from retrieval.index.files import versions as store
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.errors import IndexCorrupt
-from retrieval.refresh import build, refresh
+from retrieval.index.refresh import build, refresh
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_a_corrupted_version_is_refused_as_corrupt_never_another_error(built, ha
 def test_refresh_over_a_corrupted_version_rebuilds_it(built, tiny_corpus, hashing, caplog):
     index_dir, version = built
     truncate_faiss_behind_its_checksum(version)
-    with caplog.at_level(logging.WARNING, logger="retrieval.refresh"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.index.refresh"):
         report = refresh(tiny_corpus, index_dir, hashing)
     assert report.published and report.embedded == report.passages
     assert "rebuilding from scratch" in caplog.text and "index.faiss" in caplog.text
@@ -172,7 +172,7 @@ def test_a_corrupted_version_met_at_hot_reload_is_refused_and_the_old_one_keeps_
                 data[-1] ^= 0xFF
                 (new / "vectors.npy").write_bytes(bytes(data))
 
-        with caplog.at_level(logging.ERROR, logger="bot.api"):
+        with caplog.at_level(logging.ERROR, logger="bot.api.app"):
             bad = refresh(corpus, index_dir, embedder, checkpoint=corrupt_before_publishing).version
             wait_until(lambda: bad in caplog.text, "the bad version to be refused")
         assert f"still serving {old}" in caplog.text and "vectors.npy does not match its manifest" in caplog.text

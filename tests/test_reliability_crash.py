@@ -12,10 +12,10 @@ import pytest
 
 from conftest import (TINY, PausedCiteqa, ServedCiteqa, assert_cites_its_version, citeqa_env, run_citeqa,
                       write_corpus)
-from retrieval import store
-from retrieval.embed import HashingEmbedder
+from retrieval.index.files import versions as store
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask
-from retrieval.refresh import build, refresh
+from retrieval.index.refresh import build, refresh
 
 POINTS = ["embedding", "writing", "before-publish", "replacing-pointer", "after-publish"]
 # One made-up keeper per checkpoint: the article that the killed refresh was adding.

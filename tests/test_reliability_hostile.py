@@ -10,14 +10,14 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
+from bot.api.app import create_app
 from bot.render import TELEGRAM_LIMIT, telegram_html, telegram_passage
 from bot.settings import Settings
 from conftest import NEWS, write_corpus
-from retrieval.embed import HashingEmbedder
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask
-from retrieval.question import clean_question
-from retrieval.refresh import build
+from retrieval.question.wording import clean_question
+from retrieval.index.refresh import build
 
 INJECTION = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
 MARKDOWN = "**bold** [click](javascript:alert(1)) `code` _x_ ![img](http://evil.example/x.png)"

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from retrieval.dense import DenseIndex
-from retrieval.fusion import reciprocal_rank_fusion
-from retrieval.query import parse
-from retrieval.search import SearchIndex, diversify, search
-from retrieval import store
-from retrieval.refresh import build
+from retrieval.index.files.dense import DenseIndex
+from retrieval.search.fusion import reciprocal_rank_fusion
+from retrieval.question.query import parse
+from retrieval.search.ranking import SearchIndex, diversify, search
+from retrieval.index.files import versions as store
+from retrieval.index.refresh import build
 from retrieval.types import Hit, Passage
 
 

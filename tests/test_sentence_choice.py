@@ -1,8 +1,8 @@
 """Which sentences answer, and what the citations say of them: pure functions over made-up passages and readings."""
 
-from retrieval.answer import Sentence, candidate_sentences, compose, score_sentences
-from retrieval.query import parse
-from retrieval.reading import Reading, choose_readings
+from retrieval.answer.candidates import Sentence, candidate_sentences, compose, score_sentences
+from retrieval.question.query import parse
+from retrieval.answer.spans import Reading, choose_readings
 from retrieval.types import Hit, Passage
 
 MEETING = ("Yin Hejun met Wang Binying at the Beijing WIPO meeting on May 16. "

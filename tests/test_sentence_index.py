@@ -6,14 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
-from retrieval import store
-from retrieval.embed import HashingEmbedder
-from retrieval.refresh import build, refresh
-from retrieval.search import SearchIndex
-from retrieval.sentence_index import SentenceBuilder
-from retrieval.sentences import sentences_with_terms
-from retrieval.sparse import EMPTY, SparseIndex
-from retrieval.spelling import names_in
+from retrieval.index.files import versions as store
+from retrieval.embed.embedders import HashingEmbedder
+from retrieval.index.refresh import build, refresh
+from retrieval.search.ranking import SearchIndex
+from retrieval.index.sentence_table import SentenceBuilder
+from retrieval.articles.sentences import sentences_with_terms
+from retrieval.index.bm25 import EMPTY, SparseIndex
+from retrieval.question.spelling import names_in
 from retrieval.terms import terms
 
 TEXTS = [
@@ -133,14 +133,14 @@ def test_a_refresh_copies_what_it_keeps_and_equals_a_fresh_build(tmp_path):
 
 def test_loading_a_version_tokenises_nothing(seed_index, seed_version, monkeypatch):
     """Loading reads what the build wrote: no passage is split or tokenised while a server waits."""
-    import retrieval.sentences
+    import retrieval.articles.sentences
     import retrieval.terms
 
     def refuse(*args, **kwargs):
         raise AssertionError("a load tokenised text")
 
     monkeypatch.setattr(retrieval.terms, "tokens", refuse)
-    monkeypatch.setattr(retrieval.sentences, "split_sentences", refuse)
+    monkeypatch.setattr(retrieval.articles.sentences, "split_sentences", refuse)
     loaded = store.load_current(seed_index)
     SearchIndex(loaded)
     assert [p.id for p in loaded.passages] == [p.id for p in seed_version.passages]

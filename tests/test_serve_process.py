@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from conftest import NEWS, write_corpus
-from retrieval.embed import HashingEmbedder
-from retrieval.refresh import build
+from retrieval.embed.embedders import HashingEmbedder
+from retrieval.index.refresh import build
 
 ADMIN = "process-admin-token"
 CITEQA = Path(sys.executable).with_name("citeqa")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from retrieval import store
+from retrieval.index.files import versions as store
 from tests.conftest import citeqa_env, run_citeqa, write_corpus
 
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from retrieval import store
+from retrieval.index.files import versions as store
 from retrieval.errors import IndexCorrupt, IndexNotFound
-from retrieval.refresh import build
+from retrieval.index.refresh import build
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_a_loaded_version_still_reads_its_articles_after_a_refresh_prunes_its_fo
 
 
 def test_passages_out_of_article_order_with_a_text_index_made_for_that_order_are_refused(built, tmp_path):
-    from retrieval.text_index import TextIndex
+    from retrieval.index.files.text_index import TextIndex
 
     index_dir, _ = built
     version = store.load_current(index_dir)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import NEWS, PausedCiteqa, ServedCiteqa, citeqa_env, free_port, run_citeqa, write_corpus
-from retrieval.embed import HashingEmbedder
+from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask, gather
-from retrieval.search import search
-from retrieval.stores import StoreUnavailable, open_store
+from retrieval.search.ranking import search
+from retrieval.index.store import StoreUnavailable, open_store
 
 pytest.importorskip("pymilvus")
 
@@ -316,10 +316,10 @@ def test_a_milvus_server_gone_mid_service_is_a_503_and_a_plain_telegram_reply_an
     from botapi import RunningBot
     from fastapi.testclient import TestClient
 
-    from bot.api import create_app
-    from bot.conversations import ConversationStore
+    from bot.api.app import create_app
+    from bot.conversation_store import ConversationStore
     from bot.settings import Settings
-    from bot.telegram import build_application
+    from bot.telegram.transport import build_application
 
     corpus = write_corpus(tmp_path / "corpus", NEWS)
     store = open_store(tmp_path / "index", lite_server.uri)

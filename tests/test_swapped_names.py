@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from retrieval.articles import read_folder
-from retrieval.evaluate import load_questions, part_of
+from retrieval.articles.folder import read_folder
+from retrieval.evaluate.run import load_questions, part_of
 from tests.conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("swapped_names", ROOT / "benchmarks" / "swapped_names.py")

@@ -9,12 +9,12 @@ import pytest
 from botapi import BOT, RunningBot
 from conftest import TINY, write_corpus
 
-from bot.conversations import ConversationStore
+from bot.conversation_store import ConversationStore
 from bot.settings import Settings
-from bot.telegram import build_application
-from bot.telegram_handlers import APOLOGY, EDITED, EXPIRED_BUTTON, NOT_TEXT, ChatRateLimit
+from bot.telegram.transport import build_application
+from bot.telegram.handlers import APOLOGY, EDITED, EXPIRED_BUTTON, NOT_TEXT, ChatRateLimit
 from retrieval.engine import Engine
-from retrieval.refresh import build
+from retrieval.index.refresh import build
 
 QUESTION = "Who opened the new harbour bridge?"
 GROUP = -1001

@@ -12,9 +12,9 @@ from botapi import WAIT
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from bot.conversations import ConversationStore
+from bot.conversation_store import ConversationStore
 from bot.settings import Settings
-from bot.telegram import mount_webhook
+from bot.telegram.transport import mount_webhook
 
 SECRET = "s3cret-Token_1"
 RIGHT = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -29,7 +29,7 @@ def test_webhook_checks_the_secret_and_answers_updates(bot_api, tiny_engine, tmp
     store = ConversationStore(tmp_path / "conversations.sqlite")
 
     @contextlib.asynccontextmanager
-    async def lifespan(app):  # what bot/api.py's lifespan provides
+    async def lifespan(app):  # what bot/api/app.py's lifespan provides
         app.state.engine, app.state.conversations = tiny_engine, store
         yield
 
@@ -57,7 +57,7 @@ def test_webhook_checks_the_secret_and_answers_updates(bot_api, tiny_engine, tmp
 
 
 def test_the_http_api_serves_the_webhook_when_token_and_secret_are_set(bot_api, tiny_engine, tmp_path):
-    from bot.api import create_app
+    from bot.api.app import create_app
 
     with TestClient(create_app(tiny_engine, webhook_settings(bot_api, tmp_path))) as client:
         assert client.post("/telegram/webhook", json={}, headers={}).status_code == 403

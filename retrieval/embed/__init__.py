@@ -1,0 +1,1 @@
+"""Text to vectors: the Embedder protocol, sentence-transformers, and its ONNX export."""

@@ -1,0 +1,1 @@
+"""`citeqa eval`: runs over a questions file and the figures they give."""

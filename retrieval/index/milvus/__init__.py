@@ -1,0 +1,1 @@
+"""The index in Milvus (milvus-lite or a server), behind the same Store and Snapshot protocol."""

@@ -1,0 +1,106 @@
+"""A question parsed once: everything search, sentence scoring, the reader and the checks read of it.
+
+`parse` cleans the question, corrects misspelt names towards the corpus, decides whether it follows
+up an earlier turn, and tokenises, weighs and types it. Nothing after it tokenises the question again,
+and nothing at question time tokenises a passage: their terms were stored by the build.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Collection, Mapping, Protocol, Sequence
+
+from retrieval.question.followups import resolve
+from retrieval.question.wording import answer_type, clean_question, own_entities
+from retrieval.question.spelling import Speller
+from retrieval.terms import terms, tokens
+from retrieval.types import Turn
+
+# A follow-up's carried-over words count this much of their weight: they find the right article, but
+# the sentence that answers is the one with the new question's own words.
+CONTEXT_SHARE = 0.2
+
+
+class Weights(Protocol):
+    """How much a term tells (retrieval.index.bm25.SparseIndex: its IDF in the corpus)."""
+
+    def weight(self, term: str) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    asked: str  # the question as asked (cleaned): what the answer repeats
+    text: str  # as the corpus spells it: what everything else reads
+    terms: tuple[str, ...]  # text's search terms, in order
+    wanted: Mapping[str, float]  # each term the answer should hold, by weight (context terms count less)
+    search_terms: tuple[str, ...]  # the terms searched: the text's and the context's
+    search_wanted: Mapping[str, float]  # each searched term at its full weight
+    kind: str | None = None  # the answer type: PERSON, DATE, ... (retrieval.question.wording)
+    names: tuple[str, ...] = ()  # the names and numbers the question names itself
+    name_forms: tuple[tuple[str, ...], ...] = ()  # per name, a pattern for each of its words (see _form)
+    name_terms: tuple[str, ...] = ()  # the search terms of its names without digits
+    context: str = ""  # the earlier turns' words a follow-up carries
+    followup: bool = False
+    prefer: tuple[str, ...] = ()  # articles the conversation has been citing
+    article_ids: frozenset[str] | None = None  # only these articles, when given
+    total: float = field(init=False)  # the sum of `wanted`: derived here, read by every coverage
+
+    def __post_init__(self):
+        object.__setattr__(self, "total", sum(self.wanted.values()))
+
+    @property
+    def search_query(self) -> str:
+        """What is embedded and searched: the question with a follow-up's context."""
+        return f"{self.text} {self.context}".strip()
+
+    @property
+    def reader_question(self) -> str:
+        # A follow-up's pronoun means nothing to the reader alone: it reads the question after the words
+        # it points back to ("State Intellectual Property Office What is the WIPO Office in China When did it open?").
+        return f"{self.context} {self.text}" if self.followup else self.text
+
+    def coverage(self, held: Collection[str]) -> float:
+        """The weighted share of the wanted terms that `held` (a sentence's or passage's terms) holds."""
+        return coverage(self.wanted, held, self.total)
+
+
+def coverage(wanted: dict[str, float], held: Collection[str], total: float) -> float:
+    """The weighted share of `wanted` (term -> weight, summing to `total`) that `held` holds.
+
+    The one definition of coverage; retrieval.index.sentence_table computes the same for many passages at once.
+    """
+    if not total:
+        return 0.0
+    return sum(w for t, w in wanted.items() if t in held) / total
+
+
+def _form(word: str) -> str:
+    """A question's word as the checks look for it in a passage's normalised text: a pattern of its tokens
+    (possessive dropped, lower-cased, accents folded) with anything but letters and digits between them,
+    as the text may write "Al-Muwaffaq" or "Al Muwaffaq"; "" for a word without tokens."""
+    return r"[\W_]+".join(map(re.escape, tokens(re.sub(r"['’]s$", "", word))))
+
+
+def parse(question: object, sparse: Weights, speller: Speller | None = None, history: Sequence[Turn] = (),
+          article_ids: Collection[str] | None = None) -> Query:
+    """The Query of a question in a conversation; BadQuestion when it is unusable."""
+    asked = clean_question(question)
+    # Misspelt names are put right before anything else: search, scoring and checks all read the
+    # question as the corpus spells it.
+    text = speller.correct(asked) if speller is not None else asked
+    resolved = resolve(text, history)
+    own, context = terms(text), terms(resolved.context)
+    wanted = {t: sparse.weight(t) for t in own}
+    for t in context:
+        wanted.setdefault(t, CONTEXT_SHARE * sparse.weight(t))
+    searched = tuple(own + context)
+    names = tuple(own_entities(text))
+    return Query(
+        asked=asked, text=text, terms=tuple(own), wanted=wanted, search_terms=searched,
+        search_wanted={t: sparse.weight(t) for t in set(searched)}, kind=answer_type(text), names=names,
+        name_forms=tuple(tuple(f for f in map(_form, n.split()) if f) for n in names),
+        name_terms=tuple(t for n in names if not any(c.isdigit() for c in n) for t in terms(n)),
+        context=resolved.context, followup=resolved.followup, prefer=resolved.prefer,
+        article_ids=None if article_ids is None else frozenset(article_ids),
+    )

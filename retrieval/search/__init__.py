@@ -1,0 +1,1 @@
+"""Finding passages: dense, BM25 and their fusion into one ranking."""
