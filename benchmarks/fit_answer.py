@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.answer.abstention import WEIGHTS, signals  # noqa: E402
 from retrieval.engine import Engine, gather  # noqa: E402
-from retrieval.evaluate.run import is_short, load_questions, part_of, token_f1  # noqa: E402
+from retrieval.evaluate.metrics import is_short, token_f1  # noqa: E402
+from retrieval.evaluate.run import load_questions, part_of  # noqa: E402
 from retrieval.answer.spans import read, reader_term  # noqa: E402
 from retrieval.index.refresh import build  # noqa: E402
 

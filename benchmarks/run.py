@@ -470,6 +470,7 @@ def approximate(vectors: np.ndarray, queries: np.ndarray, k: int = 10, depth: in
     import faiss
 
     from bot.settings import Settings
+    from retrieval.index import ivf as ivf_rule
     from retrieval.index.files import dense
 
     faiss.omp_set_num_threads(1)  # queries one at a time, as `ask` makes them
@@ -489,7 +490,7 @@ def approximate(vectors: np.ndarray, queries: np.ndarray, k: int = 10, depth: in
     n = len(vectors)
     out = {"vectors": n, "queries": len(queries), "k": k, "depth": depth, "exact_ms": exact_s * 1000,
            "default": {"setting": (default := Settings.model_fields["dense_index"].default),
-                       "ivf_from_passages": dense.AUTO_IVF_PASSAGES, "here": dense.resolve(default, n)}}
+                       "ivf_from_passages": ivf_rule.AUTO_IVF_PASSAGES, "here": ivf_rule.resolve(default, n)}}
     t = time.perf_counter()
     ivf = dense.DenseIndex.build(vectors, np.arange(n), "ivf")  # trains on every core, then one thread again
     inner = faiss.extract_index_ivf(ivf.index)

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from retrieval.index.files import tables as shelf  # noqa: E402
 from retrieval.index.files import versions as store  # noqa: E402
 from retrieval.index.files.dense import DenseIndex  # noqa: E402
-from retrieval.search.ranking import SearchIndex  # noqa: E402
+from retrieval.index.files.snapshot import FileSnapshot  # noqa: E402
 from retrieval.index.files.text_index import TextIndex  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     text.disagreements(passages.lengths(), manifest["text"])
     step("checks of the mapped arrays")
     version = store.IndexVersion(path.name, manifest, articles, passages, None, dense, text)
-    SearchIndex(version)
+    FileSnapshot(version)
     step("position tables, speller")
     text_mb = sum(len(p.text.encode()) for p in passages) / 2**20
     vectors_mb = (path / "vectors.npy").stat().st_size / 2**20

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
 def make_store(settings: Settings):
     """The store the settings choose; StoreUnavailable (naming the setting) when it cannot be used."""
-    from retrieval.index.store import open_store
+    from retrieval.index.connect import open_store
 
     token = settings.store_token.get_secret_value() if settings.store_token else None
     return open_store(settings.index, settings.store_uri, token)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
 
-from retrieval.answer.candidates import Sentence, abstain, candidate_sentences, compose, score_sentences
+from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
+from retrieval.answer.compose import abstain, compose
 from retrieval.answer.abstention import signals
 from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
@@ -17,7 +18,8 @@ from retrieval.question.query import Query, parse
 from retrieval.answer.reader import MODEL_DIR as READER_DIR, Reader
 from retrieval.answer.spans import Reading, choose_readings, read
 from retrieval.search.ranking import Retriever, diversify, search
-from retrieval.index.store import Snapshot, Store, open_store
+from retrieval.index.connect import open_store
+from retrieval.index.protocol import Snapshot, Store
 from retrieval.types import Answer, Hit, Turn
 
 log = logging.getLogger(__name__)

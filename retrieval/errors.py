@@ -31,3 +31,7 @@ class ModelMismatch(CiteqaError):
 
 class ReaderUnavailable(CiteqaError):
     """The reader's weights are missing, truncated or fail their checksum."""
+
+
+class StoreUnavailable(CiteqaError):
+    """The store the settings name cannot be reached or does not fit (URI, token, dimension)."""

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from retrieval.index.files import dense
+from retrieval.index import ivf
 from retrieval.index.files import versions as store
 from retrieval.index.files.dense import DenseIndex
 from retrieval.embed.embedders import HashingEmbedder
@@ -128,7 +128,7 @@ def test_ivf_save_and_load_keep_kind_probes_and_results(tmp_path, embedder, ques
     index.save(tmp_path / "index.faiss")
     loaded = DenseIndex.load(tmp_path / "index.faiss")
     assert loaded.kind == "ivf" and loaded.describe() == index.describe()
-    assert loaded.describe()["probes"] == dense.ivf_probes(loaded.describe()["lists"])
+    assert loaded.describe()["probes"] == ivf.ivf_probes(loaded.describe()["lists"])
     for q in questions[:50]:
         assert loaded.search(q, 10) == index.search(q, 10)
 
@@ -145,16 +145,16 @@ def test_manifest_that_names_another_kind_is_refused(tiny_corpus, tmp_path, embe
 
 
 def test_auto_is_exact_below_the_threshold_and_ivf_from_it():
-    assert dense.resolve("auto", dense.AUTO_IVF_PASSAGES - 1) == "flat"
-    assert dense.resolve("auto", dense.AUTO_IVF_PASSAGES) == "ivf"
-    assert dense.resolve("flat", 10**7) == "flat"
+    assert ivf.resolve("auto", ivf.AUTO_IVF_PASSAGES - 1) == "flat"
+    assert ivf.resolve("auto", ivf.AUTO_IVF_PASSAGES) == "ivf"
+    assert ivf.resolve("flat", 10**7) == "flat"
     with pytest.raises(ValueError, match="hnsw"):
-        dense.resolve("hnsw", 10)
+        ivf.resolve("hnsw", 10)
     # lists are never thinner than k-means can train, and the probes never exceed the lists
     for n in (1, 50, 1313, 20_000, 100_000, 10**6):
-        lists = dense.ivf_lists(n)
-        assert 1 <= lists and (n < dense.MIN_POINTS_PER_LIST or n // lists >= dense.MIN_POINTS_PER_LIST)
-        assert 1 <= dense.ivf_probes(lists) <= lists
+        lists = ivf.ivf_lists(n)
+        assert 1 <= lists and (n < ivf.MIN_POINTS_PER_LIST or n // lists >= ivf.MIN_POINTS_PER_LIST)
+        assert 1 <= ivf.ivf_probes(lists) <= lists
 
 
 def test_setting_reaches_refresh_from_the_environment(monkeypatch):

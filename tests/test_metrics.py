@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.evaluate.run import BadQuestionsFile, Item, load_questions, part_of, score, select_part, squad_normalise, token_f1
+from retrieval.evaluate.metrics import squad_normalise, token_f1
+from retrieval.evaluate.run import BadQuestionsFile, Item, load_questions, part_of, score, select_part
 from retrieval.types import Answer, Citation
 from tests.conftest import SHARED
 

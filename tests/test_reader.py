@@ -133,7 +133,7 @@ def test_the_shipped_weights_read_held_out_squad_articles_as_the_manifest_says(r
     import random
     import sys
 
-    from retrieval.evaluate.run import token_f1
+    from retrieval.evaluate.metrics import token_f1
 
     sys.path.insert(0, str(MODEL_DIR.parents[2] / "training"))
     from train_reader import SETTINGS, SQUAD, questions, split_articles

@@ -6,7 +6,8 @@ import pytest
 from retrieval.index.files.dense import DenseIndex
 from retrieval.search.fusion import reciprocal_rank_fusion
 from retrieval.question.query import parse
-from retrieval.search.ranking import SearchIndex, diversify, search
+from retrieval.index.files.snapshot import FileSnapshot
+from retrieval.search.ranking import diversify, search
 from retrieval.index.files import versions as store
 from retrieval.index.refresh import build
 from retrieval.types import Hit, Passage
@@ -45,7 +46,7 @@ def test_diversify_drops_only_near_duplicates():
 @pytest.fixture
 def tiny_index(tiny_corpus, tmp_path, hashing):
     build(tiny_corpus, tmp_path / "index", hashing)
-    return SearchIndex(store.load_current(tmp_path / "index"))
+    return FileSnapshot(store.load_current(tmp_path / "index"))
 
 
 @pytest.mark.parametrize("retriever", ["dense", "bm25", "rrf", "hybrid"])

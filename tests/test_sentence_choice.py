@@ -1,6 +1,7 @@
 """Which sentences answer, and what the citations say of them: pure functions over made-up passages and readings."""
 
-from retrieval.answer.candidates import Sentence, candidate_sentences, compose, score_sentences
+from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
+from retrieval.answer.compose import compose
 from retrieval.question.query import parse
 from retrieval.answer.spans import Reading, choose_readings
 from retrieval.types import Hit, Passage

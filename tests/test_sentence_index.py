@@ -9,7 +9,7 @@ import pytest
 from retrieval.index.files import versions as store
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.index.refresh import build, refresh
-from retrieval.search.ranking import SearchIndex
+from retrieval.index.files.snapshot import FileSnapshot
 from retrieval.index.sentence_table import SentenceBuilder
 from retrieval.articles.sentences import sentences_with_terms
 from retrieval.index.bm25 import EMPTY, SparseIndex
@@ -69,7 +69,7 @@ def test_best_coverage_matches_brute_force(query):
 
 
 def test_seed_passages_match_brute_force(seed_version):
-    index = SearchIndex(seed_version)
+    index = FileSnapshot(seed_version)
     passages = seed_version.passages
     questions = ["Who attended the Beijing WIPO meeting?", "What did she thank Beijing for?",
                  "How many patent applications were filed?"]
@@ -92,7 +92,7 @@ def whole_text_bm25(passages) -> SparseIndex:
 
 def test_bm25_indexes_title_date_and_text_of_each_passage(seed_version):
     """The stored index scores as one built from each passage's whole text, and its IDF is the same."""
-    index = SearchIndex(seed_version)
+    index = FileSnapshot(seed_version)
     whole = whole_text_bm25(seed_version.passages)
     assert dict(index.sparse) == pytest.approx(dict(whole))
     for question in ["Who attended the Beijing WIPO meeting?", "WIPO Beijing office 2014", "intellectual property"]:
@@ -142,5 +142,5 @@ def test_loading_a_version_tokenises_nothing(seed_index, seed_version, monkeypat
     monkeypatch.setattr(retrieval.terms, "tokens", refuse)
     monkeypatch.setattr(retrieval.articles.sentences, "split_sentences", refuse)
     loaded = store.load_current(seed_index)
-    SearchIndex(loaded)
+    FileSnapshot(loaded)
     assert [p.id for p in loaded.passages] == [p.id for p in seed_version.passages]

@@ -15,7 +15,8 @@ from conftest import NEWS, PausedCiteqa, ServedCiteqa, citeqa_env, free_port, ru
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask, gather
 from retrieval.search.ranking import search
-from retrieval.index.store import StoreUnavailable, open_store
+from retrieval.errors import StoreUnavailable
+from retrieval.index.connect import open_store
 
 pytest.importorskip("pymilvus")
 

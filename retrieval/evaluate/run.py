@@ -6,12 +6,12 @@ import collections
 import hashlib
 import json
 import re
-import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.engine import Engine, ask
+from retrieval.evaluate.metrics import is_short, squad_normalise, token_f1
 from retrieval.errors import CiteqaError
 from retrieval.question.wording import answer_type
 from retrieval.types import Answer, Turn
@@ -155,27 +155,6 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
             if answer_type(item.question):
                 out.update(span_exact=exact, span_f1=f1)
     return out
-
-
-def is_short(answers: tuple[str, ...]) -> bool:
-    """Every gold answer five words or fewer: a span can be scored against them."""
-    return all(len(a.split()) <= 5 for a in answers)
-
-
-def squad_normalise(text: str) -> str:
-    """SQuAD v1.1's answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(c for c in text.lower() if c not in string.punctuation)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def token_f1(prediction: str, truth: str) -> float:
-    predicted, true = squad_normalise(prediction).split(), squad_normalise(truth).split()
-    common = sum((collections.Counter(predicted) & collections.Counter(true)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(true)
-    return 2 * precision * recall / (precision + recall)
 
 
 def _miss(item: Item, answer: Answer) -> dict | None:

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from retrieval.index.files import dense
+from retrieval.index import ivf
 from retrieval.index.files import versions as store
 from retrieval.articles.folder import MAX_ARTICLE_BYTES, Skipped, read_folder
 from retrieval.embed.embedders import Embedder
@@ -73,7 +73,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
     the FAISS index each version gets; a change of it alone republishes without embedding.
     """
     started = time.perf_counter()
-    dense.resolve(dense_index, 0)  # an unknown kind fails before anything is embedded
+    ivf.resolve(dense_index, 0)  # an unknown kind fails before anything is embedded
     with store.writer_lock(index_dir):
         store.prune(index_dir)  # first: what an interrupted refresh left must not survive this one
         previous = _previous(index_dir, embedder.name) if reuse else None
@@ -81,7 +81,7 @@ def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progres
         changes = compare(corpus, old, lambda a: previous.articles[a], max_bytes, settle_seconds)
         articles, kept, fresh, removed, report = (changes.articles, changes.kept, changes.fresh, changes.removed,
                                                   changes.report)
-        same_dense = previous and previous.dense.kind == dense.resolve(dense_index, len(previous.passages))
+        same_dense = previous and previous.dense.kind == ivf.resolve(dense_index, len(previous.passages))
         if previous and not fresh and not removed and same_dense:
             return RefreshReport(**report, passages=len(previous.passages), seconds=time.perf_counter() - started)
 

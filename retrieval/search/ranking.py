@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import Literal
 
-import numpy as np
 
 from retrieval.embed.embedders import Embedder
-from retrieval.search.fusion import reciprocal_rank_fusion
-from retrieval.question.spelling import Speller
-from retrieval.index.files.versions import IndexVersion
-from retrieval.index.sentence_table import Sentences
+from retrieval.index.protocol import Snapshot
 from retrieval.question.query import Query, parse
-from retrieval.terms import terms
+from retrieval.search.fusion import reciprocal_rank_fusion
 from retrieval.types import Hit, Passage
-
-if TYPE_CHECKING:
-    from retrieval.index.store import Snapshot
 
 Retriever = Literal["dense", "bm25", "rrf", "hybrid"]
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
@@ -28,101 +19,6 @@ RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
 # A passage of an article the conversation has been citing gets W_PREFER more.
 W_DENSE, W_BM25, W_SENTENCE, W_PREFER = 1.0, 0.25, 0.75, 0.2
 RERANK = 15  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the same figures
-
-
-class SearchIndex:
-    """A loaded file version (retrieval.index.files.versions) and what a search reads from it, immutable: everything
-    was made by the build. One implementation of retrieval.index.store.Snapshot; a passage's key is its
-    position in the version."""
-
-    def __init__(self, version: IndexVersion):
-        self.version = version
-        self.sentence_index = version.text.sentences
-        self.sparse = version.text.sparse
-        self.speller = Speller(self.sparse, version.text.all_names)
-        # A title's terms, for the passages the checks read: titles repeat across an article's passages.
-        self._title_terms = functools.lru_cache(maxsize=4096)(lambda title: frozenset(terms(title)))
-
-    # What a front-end reads.
-    @property
-    def name(self) -> str:
-        return self.version.name
-
-    @property
-    def model(self) -> str:
-        return self.version.model
-
-    @property
-    def articles(self):
-        return self.version.articles
-
-    @property
-    def passage_count(self) -> int:
-        return len(self.version.passages)
-
-    def passage(self, passage_id: str) -> Passage | None:
-        return self.version.passage(passage_id)
-
-    def passages_of(self, article_id: str) -> list[Passage]:
-        return self.version.passages_of(article_id)
-
-    def passage_by_row(self, row: int) -> Passage | None:
-        position = self.version.position.get(row)
-        return None if position is None else self.version.passages[position]
-
-    def published_between(self, after: str, before: str) -> set[str]:
-        return self.version.published_between(after, before)
-
-    # What a search reads.
-    def keys_of(self, article_ids) -> np.ndarray:
-        return np.array(sorted(i for a in article_ids for i in self.version.positions_of(a)), dtype=np.int64)
-
-    def passage_at(self, key: int) -> Passage:
-        return self.version.passages[key]
-
-    def article_id(self, key: int) -> str:
-        return self.version.passages.article_id(key)
-
-    def dense_search(self, vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        version = self.version
-        if allowed is None:
-            return [(version.position[row], score) for row, score in version.dense.search(vector, depth)]
-        # A filtered search is exact over the allowed rows.
-        scores = version.dense.vectors_of(version.passages.rows[allowed]) @ vector
-        return [(int(allowed[i]), float(scores[i])) for i in top(scores, depth)]
-
-    def lexical_search(self, search_terms: list[str], depth: int, allowed: np.ndarray | None) -> "Lexical":
-        bm25 = self.sparse.scores(search_terms)
-        if allowed is not None:
-            mask = np.zeros(len(bm25), dtype=bool)
-            mask[allowed] = True
-            bm25 = np.where(mask, bm25, 0.0)
-        matching = np.flatnonzero(bm25 > 0)  # most passages share no term with the query
-        ranking = matching[top(bm25[matching], depth)].tolist()
-        return Lexical([(i, float(bm25[i])) for i in ranking], lambda keys: {i: float(bm25[i]) for i in keys})
-
-    def cosines(self, keys: list[int], vector: np.ndarray) -> list[float]:
-        return (self.version.dense.vectors_of(self.version.passages.rows[keys]) @ vector).tolist()
-
-    def best_coverage(self, keys: list[int], wanted: dict[str, float]) -> dict[int, float]:
-        return self.sentence_index.best_coverage(keys, wanted)
-
-    def sentences_of(self, passage: Passage) -> Sentences:
-        """(start, end, terms in order) of each sentence of a passage of this version, offsets in the passage."""
-        return self.sentence_index.sentences(self.version.position[passage.row])
-
-    def passage_terms(self, passage: Passage) -> frozenset[str]:
-        """The terms of a passage's title and text, from its stored sentences."""
-        held = {t for _, _, sentence_terms in self.sentences_of(passage) for t in sentence_terms}
-        return self._title_terms(passage.title) | held
-
-
-@dataclass(frozen=True, slots=True)
-class Lexical:
-    """A lexical (BM25) search: its ranking, best first, and the scores of any passages asked for."""
-
-    ranking: list[tuple[int, float]]
-    scores: Callable[[list[int]], dict[int, float]]
 
 
 def search(index: Snapshot, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
@@ -185,23 +81,6 @@ def _weighted_sum(index: Snapshot, query: Query, candidates: list[int], cosine: 
     for i, covered in index.best_coverage(head, query.search_wanted).items():
         score[i] += W_SENTENCE * covered
     return score
-
-
-def top(scores: np.ndarray, k: int) -> list[int]:
-    """Positions of the k highest scores, best first, ties by position.
-
-    A partial selection first: sorting every score of a 100k-passage corpus costs more than the rest
-    of a search.
-    """
-    if len(scores) > k:
-        # Everything tied with the k-th best comes along, so the stable sort below breaks ties as a
-        # full sort would.
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-        candidates = np.flatnonzero(scores >= kth)
-    else:
-        candidates = np.arange(len(scores))
-    order = np.lexsort((candidates, -scores[candidates]))[:k]
-    return candidates[order].tolist()
 
 
 def diversify(hits: list[Hit], most_shared: float = 0.5) -> list[Hit]:

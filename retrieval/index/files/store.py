@@ -6,7 +6,7 @@ from pathlib import Path
 
 from retrieval.index import refresh as refreshing
 from retrieval.index.files import versions as store
-from retrieval.search.ranking import SearchIndex
+from retrieval.index.files.snapshot import FileSnapshot
 
 
 class FileStore:
@@ -17,8 +17,8 @@ class FileStore:
     def current_name(self) -> str | None:
         return store.current_name(self.index_dir)
 
-    def load(self, name: str) -> SearchIndex:
-        return SearchIndex(store.load_version(self.index_dir / "versions" / name))
+    def load(self, name: str) -> FileSnapshot:
+        return FileSnapshot(store.load_version(self.index_dir / "versions" / name))
 
     def refresh(self, corpus: Path, embedder, progress=None, reuse: bool = True, **options):
         return refreshing.refresh(corpus, self.index_dir, embedder, progress, reuse=reuse, **options)

@@ -1,8 +1,4 @@
-"""The index behind one interface: file-and-FAISS versions (the default) or a Milvus collection.
-
-    CITEQA_STORE_URI unset     the versions under CITEQA_INDEX (retrieval.index.files.versions), FAISS and bm25s
-    ....db                     an embedded milvus-lite file (retrieval.index.milvus.store)
-    http(s)://host:port        a Milvus server or cluster, CITEQA_STORE_TOKEN its token
+"""The index behind one interface: a `Store` and the `Snapshot`s it loads, whichever store holds them.
 
 A `Store` is what the refresh job and the engine use: which snapshot is published, load it, bring it
 up to date with a folder. A `Snapshot` is what one question reads: search, the passages it finds
@@ -13,23 +9,26 @@ eval talk to these two only; a passage's `key` is an int that means something to
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Mapping, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Collection, Mapping, Protocol
 
 import numpy as np
 
-from retrieval.errors import CiteqaError
 from retrieval.index.sentence_table import Sentences
 from retrieval.types import Article, Passage
 
 if TYPE_CHECKING:
     from retrieval.embed.embedders import Embedder
     from retrieval.index.refresh import Progress, RefreshReport
-    from retrieval.search.ranking import Lexical
     from retrieval.question.spelling import Speller
 
 
-class StoreUnavailable(CiteqaError):
-    """The store the settings name cannot be reached or does not fit (URI, token, dimension)."""
+@dataclass(frozen=True, slots=True)
+class Lexical:
+    """A lexical (BM25) search: its ranking, best first, and the scores of any passages asked for."""
+
+    ranking: list[tuple[int, float]]
+    scores: Callable[[list[int]], dict[int, float]]
 
 
 class Articles(Protocol):
@@ -77,13 +76,3 @@ class Store(Protocol):
                 **options) -> "RefreshReport": ...
     def close(self) -> None: ...
 
-
-def open_store(index_dir: Path, uri: str | None = None, token: str | None = None) -> Store:
-    """The store the settings choose (see the module's docstring)."""
-    if not uri:
-        from retrieval.index.files.store import FileStore
-        return FileStore(Path(index_dir))
-    if uri.endswith(".db") or uri.startswith(("http://", "https://")):
-        from retrieval.index.milvus.store import MilvusStore
-        return MilvusStore(uri, token)
-    raise StoreUnavailable(f"CITEQA_STORE_URI={uri!r} is neither a milvus-lite file (….db) nor http(s)://host:port")

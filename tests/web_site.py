@@ -1,0 +1,133 @@
+"""A small website on 127.0.0.1 for the web connector's tests: routes to answers, every request recorded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT.parent / "shared" / "pages"  # real saved pages, read where they are (never copied here)
+
+
+@dataclass
+class Answer:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/html; charset=utf-8"
+    delay: float = 0.0  # seconds before answering
+    hang: bool = False  # accept and never answer (until the site stops)
+    chunked: bool = False  # no Content-Length: the body streams in pieces
+    etag: str | None = None  # answer 304 to a request that sends it back
+
+
+class Site:
+    """`with Site() as site:`; `site.add(path, Answer(...))` or a callable (request number, headers) -> Answer."""
+
+    def __init__(self):
+        self.routes: dict[str, Answer | Callable[[int, dict], Answer]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []  # (path, headers) in arrival order
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_GET(self):
+                site._serve(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(self, path: str, answer: Answer | Callable[[int, dict], Answer]) -> str:
+        self.routes[path] = answer
+        return self.url(path)
+
+    def hits(self, path: str) -> int:
+        return sum(1 for p, _ in self.requests if p == path)
+
+    def __enter__(self) -> Site:
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self._lock:
+            self.requests.append((handler.path, headers))
+            number = self.hits(handler.path)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            route = self.routes.get(handler.path)
+            answer = route(number, headers) if callable(route) else route
+            if answer is None:
+                answer = Answer(b"not here", status=404, content_type="text/plain")
+            if answer.hang:
+                self._stop.wait(30)
+                return
+            time.sleep(answer.delay)
+            if answer.etag and headers.get("if-none-match") == answer.etag:
+                handler.send_response(304)
+                handler.send_header("ETag", answer.etag)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            handler.send_response(answer.status)
+            handler.send_header("Content-Type", answer.content_type)
+            if answer.etag:
+                handler.send_header("ETag", answer.etag)
+            for name, value in answer.headers.items():
+                handler.send_header(name, value)
+            if answer.chunked:
+                handler.send_header("Transfer-Encoding", "chunked")
+                handler.end_headers()
+                for i in range(0, len(answer.body), 65536):
+                    piece = answer.body[i:i + 65536]
+                    handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                handler.wfile.write(b"0\r\n\r\n")
+            else:
+                handler.send_header("Content-Length", str(len(answer.body)))
+                handler.end_headers()
+                handler.wfile.write(answer.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a size cap, a timeout): that is the point of some tests
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def article_html(title: str, paragraphs: list[str], *, date: str | None = None, author: str | None = None,
+                 charset: str = "utf-8", canonical: str | None = None, menu: tuple[str, ...] = ()) -> str:
+    """A made news page: a menu and a footer around an article, with its metadata in meta tags."""
+    meta = [f'<meta charset="{charset}">'] if charset else []
+    if date:
+        meta.append(f'<meta property="article:published_time" content="{date}T08:00:00Z">')
+    if author:
+        meta.append(f'<meta name="author" content="{author}">')
+    if canonical:
+        meta.append(f'<link rel="canonical" href="{canonical}">')
+    nav = "".join(f'<li><a href="/{i}">{item}</a></li>' for i, item in enumerate(menu))
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<!DOCTYPE html><html><head>{''.join(meta)}<title>{title} | Port Alba Times</title></head><body>"
+            f'<header><nav class="menu"><ul>{nav}</ul></nav></header>'
+            f"<main><article><h1>{title}</h1>{body}</article></main>"
+            '<footer><p>Cookie settings</p><p>© Port Alba Times. All rights reserved.</p></footer></body></html>')
