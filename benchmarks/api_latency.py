@@ -39,7 +39,7 @@ from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.embed.embedders import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.evaluate.run import load_questions  # noqa: E402
-from retrieval.index.refresh import build  # noqa: E402
+from retrieval.index.files.refresh import build  # noqa: E402
 
 SEED_QUESTIONS = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 FALLBACK = ["Who attended the Beijing WIPO meeting?", "Who presided over the special meeting on IP protection?",

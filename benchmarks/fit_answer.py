@@ -40,7 +40,7 @@ from retrieval.engine import Engine, gather  # noqa: E402
 from retrieval.evaluate.metrics import is_short, token_f1  # noqa: E402
 from retrieval.evaluate.run import load_questions, part_of  # noqa: E402
 from retrieval.answer.spans import read, reader_term  # noqa: E402
-from retrieval.index.refresh import build  # noqa: E402
+from retrieval.index.files.refresh import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = [

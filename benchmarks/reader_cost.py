@@ -32,7 +32,7 @@ from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.evaluate.run import load_questions  # noqa: E402
 from retrieval.answer.reader import MODEL_DIR, MODEL_FILE  # noqa: E402
-from retrieval.index.refresh import build  # noqa: E402
+from retrieval.index.files.refresh import build  # noqa: E402
 
 XQUAD = ROOT.parent / "shared" / "eval" / "xquad"
 

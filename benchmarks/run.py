@@ -47,7 +47,7 @@ from retrieval.embed.embedders import SentenceTransformerEmbedder, resolve_model
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.errors import CiteqaError  # noqa: E402
 from retrieval.evaluate.run import load_questions  # noqa: E402
-from retrieval.index.refresh import build, refresh  # noqa: E402
+from retrieval.index.files.refresh import build, refresh  # noqa: E402
 
 CACHE = ROOT / ".citeqa" / "bench-cache"
 RESULTS = HERE / "results"

@@ -28,7 +28,7 @@ runtime.prepare()  # the process settings of every citeqa entry point (bot/runti
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.engine import Engine, ask  # noqa: E402
 from retrieval.evaluate.run import load_questions  # noqa: E402
-from retrieval.index.refresh import build  # noqa: E402
+from retrieval.index.files.refresh import build  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 SETS = [  # (name, corpus, questions)

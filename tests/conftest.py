@@ -64,7 +64,7 @@ def minilm() -> SentenceTransformerEmbedder:
 def seeds_engine(minilm, tmp_path_factory):
     """The seed articles indexed with the real model, as `citeqa index` would."""
     from retrieval.engine import Engine
-    from retrieval.index.refresh import build
+    from retrieval.index.files.refresh import build
 
     index_dir = tmp_path_factory.mktemp("seeds-index")
     build(SEEDS, index_dir, minilm)
@@ -81,7 +81,7 @@ NEWS = {
 @pytest.fixture
 def news_index(tmp_path) -> tuple[Path, Path]:
     """(corpus, index): the tiny articles and a dated one, indexed with the `hashing-256` embedder (for the front-ends)."""
-    from retrieval.index.refresh import build
+    from retrieval.index.files.refresh import build
 
     corpus = write_corpus(tmp_path / "news", NEWS)
     build(corpus, tmp_path / "news-index", HashingEmbedder(256))
@@ -107,7 +107,7 @@ def wait_until():
 def tiny_engine(tiny_corpus, hashing, tmp_path):
     """The tiny corpus indexed with the hashing embedder: a real engine without a model."""
     from retrieval.engine import Engine
-    from retrieval.index.refresh import build
+    from retrieval.index.files.refresh import build
 
     build(tiny_corpus, tmp_path / "index", hashing)
     return Engine.open(tmp_path / "index", hashing)

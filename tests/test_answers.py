@@ -100,7 +100,7 @@ def test_near_topic_questions_with_a_name_swapped_are_refused_on_the_seeds(seeds
 @pytest.fixture(scope="module")
 def xquad_engine(minilm, tmp_path_factory):
     from retrieval.engine import Engine
-    from retrieval.index.refresh import build
+    from retrieval.index.files.refresh import build
 
     index_dir = tmp_path_factory.mktemp("xquad-index")
     build(SHARED / "eval" / "xquad" / "corpus", index_dir, minilm)

@@ -20,9 +20,10 @@ from bot.api.limits import TokenBuckets
 from bot.api.schemas import AskOut
 from bot.settings import Settings
 from retrieval.index.files import versions as store
+from retrieval.index.files.snapshot import FileSnapshot
 from retrieval.embed.embedders import HashingEmbedder
-from retrieval.index.refresh import build
-from retrieval.index.refresh import refresh as refresh_index
+from retrieval.index.files.refresh import build
+from retrieval.index.files.refresh import refresh as refresh_index
 from tests.conftest import write_corpus
 
 ADMIN = "s3cret-admin-token"
@@ -147,13 +148,13 @@ def test_a_date_range_finds_exactly_the_articles_a_scan_of_every_article_finds(t
     for after in bounds:
         for before in bounds:
             scan = {a.id for a in version.articles.values() if a.published and after <= a.published <= before}
-            assert version.published_between(after, before) == scan, (after, before)
+            assert FileSnapshot(version).published_between(after, before) == scan, (after, before)
     # A new version is sorted afresh, not answered from the last one's order.
     (tmp_path / "corpus" / "undated.txt").write_text("Dated now\n\nOn July 1, 2022, it happened.\n", encoding="utf-8")
     refresh_index(tmp_path / "corpus", tmp_path / "index", HashingEmbedder(32))
     newer = store.load_current(tmp_path / "index")
-    assert newer.name != version.name and newer.published_between("2022-01-01", "2022-12-31") == {"undated"}
-    assert version.published_between("2022-01-01", "2022-12-31") == set()
+    assert newer.name != version.name and FileSnapshot(newer).published_between("2022-01-01", "2022-12-31") == {"undated"}
+    assert FileSnapshot(version).published_between("2022-01-01", "2022-12-31") == set()
 
 
 def test_every_thread_of_a_citeqa_process_starts_with_one_openmp_thread():

@@ -17,7 +17,7 @@ from bot.api.app import create_app
 from bot.settings import Settings
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 ADMIN = "schema-admin-token"

@@ -6,7 +6,7 @@ import pytest
 
 from retrieval.articles.folder import find_date, is_boilerplate, parse_article, read_folder
 from retrieval.errors import NoArticles
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 from tests.conftest import MENU_ARTICLE, SEEDS
 
 

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from conftest import NEWS, write_corpus
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

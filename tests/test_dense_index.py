@@ -12,7 +12,7 @@ from retrieval.index.files.dense import DenseIndex
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.errors import IndexCorrupt
 from retrieval.evaluate.run import load_questions
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 
 from conftest import SEEDS, SHARED
 

@@ -6,7 +6,7 @@ import pytest
 from retrieval.index.files import versions as store
 from retrieval.embed.embedders import SentenceTransformerEmbedder
 from retrieval.errors import RefreshBusy
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 
 
 class CountingEmbedder:

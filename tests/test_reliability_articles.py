@@ -12,7 +12,7 @@ import time
 
 from conftest import TINY, citeqa_env, run_citeqa, write_corpus
 from retrieval.index.files import versions as store
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 
 STABLE = sorted(TINY)  # harbour, library, orchard: never touched while the folder changes around them
 

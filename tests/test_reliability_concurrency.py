@@ -13,7 +13,7 @@ from bot.conversation_store import ConversationStore
 from conftest import DEADLINE, NEWS, ServedCiteqa, assert_cites_its_version, citeqa_env, write_corpus
 from retrieval.index.files import versions as store
 from retrieval.embed.embedders import HashingEmbedder
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 from retrieval.types import Turn
 
 CLIENTS = 8

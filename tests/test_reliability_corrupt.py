@@ -16,7 +16,7 @@ from retrieval.index.files import versions as store
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.errors import IndexCorrupt
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_a_corrupted_version_is_refused_as_corrupt_never_another_error(built, ha
 def test_refresh_over_a_corrupted_version_rebuilds_it(built, tiny_corpus, hashing, caplog):
     index_dir, version = built
     truncate_faiss_behind_its_checksum(version)
-    with caplog.at_level(logging.WARNING, logger="retrieval.index.refresh"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.index.files.refresh"):
         report = refresh(tiny_corpus, index_dir, hashing)
     assert report.published and report.embedded == report.passages
     assert "rebuilding from scratch" in caplog.text and "index.faiss" in caplog.text

@@ -15,7 +15,7 @@ from conftest import (TINY, PausedCiteqa, ServedCiteqa, assert_cites_its_version
 from retrieval.index.files import versions as store
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 
 POINTS = ["embedding", "writing", "before-publish", "replacing-pointer", "after-publish"]
 # One made-up keeper per checkpoint: the article that the killed refresh was adding.

@@ -17,7 +17,7 @@ from conftest import NEWS, write_corpus
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask
 from retrieval.question.wording import clean_question
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 
 INJECTION = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
 MARKDOWN = "**bold** [click](javascript:alert(1)) `code` _x_ ![img](http://evil.example/x.png)"

@@ -9,7 +9,7 @@ from retrieval.question.query import parse
 from retrieval.index.files.snapshot import FileSnapshot
 from retrieval.search.ranking import diversify, search
 from retrieval.index.files import versions as store
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 from retrieval.types import Hit, Passage
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from retrieval.index.files import versions as store
 from retrieval.embed.embedders import HashingEmbedder
-from retrieval.index.refresh import build, refresh
+from retrieval.index.files.refresh import build, refresh
 from retrieval.index.files.snapshot import FileSnapshot
 from retrieval.index.sentence_table import SentenceBuilder
 from retrieval.articles.sentences import sentences_with_terms

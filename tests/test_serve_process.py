@@ -16,7 +16,7 @@ import pytest
 
 from conftest import NEWS, write_corpus
 from retrieval.embed.embedders import HashingEmbedder
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 
 ADMIN = "process-admin-token"
 CITEQA = Path(sys.executable).with_name("citeqa")

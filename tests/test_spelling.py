@@ -1,7 +1,7 @@
 """Misspelt names put right against the corpus; accents folded; names that stay unknown stay unknown."""
 
 from retrieval.engine import Engine, ask
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 from retrieval.question.spelling import Speller, names_in
 from retrieval.terms import terms
 from tests.conftest import write_corpus

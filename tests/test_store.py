@@ -7,7 +7,7 @@ import pytest
 
 from retrieval.index.files import versions as store
 from retrieval.errors import IndexCorrupt, IndexNotFound
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 
 
 @pytest.fixture

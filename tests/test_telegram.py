@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.telegram.transport import build_application
 from bot.telegram.handlers import APOLOGY, EDITED, EXPIRED_BUTTON, NOT_TEXT, ChatRateLimit
 from retrieval.engine import Engine
-from retrieval.index.refresh import build
+from retrieval.index.files.refresh import build
 
 QUESTION = "Who opened the new harbour bridge?"
 GROUP = -1001

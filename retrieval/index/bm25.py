@@ -14,6 +14,8 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from retrieval.terms import terms
+
 EMPTY = "\u2400"  # the one token of a passage without terms: bm25s needs one a document
 FILES = ("bm25/params.index.json", "bm25/vocab.index.json", "bm25/data.csc.index.npy",
          "bm25/indices.csc.index.npy", "bm25/indptr.csc.index.npy")
@@ -104,3 +106,9 @@ class SparseIndex(Mapping[str, float]):
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return self.bm25.get_scores(known)
+
+
+def heading_terms(title: str, date: str | None) -> list[str]:
+    """What BM25 reads of a passage besides its sentences: its heading, whose title names what the
+    sentences take for granted. Both stores index exactly these."""
+    return terms(f"{title} {date or ''}")

@@ -1,22 +1,21 @@
-"""Bring the index up to date with the folder, embedding only the articles whose content changed."""
+"""The one refresh decision both stores make: what changed in the folder, what to keep, what to split and embed.
+
+A store says what it holds (`Held`); `plan` reads the folder against it; `new_passages` splits and
+embeds only the added and changed articles. Each store then writes in its own way."""
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from retrieval.index import ivf
-from retrieval.index.files import versions as store
-from retrieval.articles.folder import MAX_ARTICLE_BYTES, Skipped, read_folder
-from retrieval.embed.embedders import Embedder
-from retrieval.errors import CiteqaError, NoArticles
+from retrieval.articles.folder import Skipped, read_folder
 from retrieval.articles.passages import MAX_WORDS, MIN_WORDS, split_passages
-from retrieval.index.files.text_index import TextIndex
+from retrieval.embed.embedders import Embedder
+from retrieval.errors import NoArticles
 from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
@@ -24,6 +23,9 @@ log = logging.getLogger(__name__)
 # Anything that changes which passages or vectors an article gets; a mismatch re-embeds everything.
 PIPELINE = {"passages": f"sentences-{MIN_WORDS}-{MAX_WORDS}-overlap1", "embed_text": "title+text", "cleaning": 1}
 Progress = Callable[[int, int], None]
+# Where a writer may be stopped: each store calls it with the names of its points as it gets there.
+# Tests use it to kill or pause a refresh at a known point; nothing else should need it.
+Checkpoint = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,63 +51,6 @@ class RefreshReport:
 def embedding_text(passage: Passage) -> str:
     """What the model sees: the title gives a passage the topic its sentences take for granted."""
     return f"{passage.title}\n{passage.text}"
-
-
-def build(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
-          max_bytes: int = MAX_ARTICLE_BYTES, checkpoint: store.Checkpoint | None = None,
-          settle_seconds: float = 0.0, dense_index: str = "flat") -> RefreshReport:
-    """Index the folder from scratch and publish it."""
-    return refresh(corpus, index_dir, embedder, progress, max_bytes, reuse=False, checkpoint=checkpoint,
-                   settle_seconds=settle_seconds, dense_index=dense_index)
-
-
-def refresh(corpus: Path, index_dir: Path, embedder: Embedder, progress: Progress | None = None,
-            max_bytes: int = MAX_ARTICLE_BYTES, reuse: bool = True, checkpoint: store.Checkpoint | None = None,
-            settle_seconds: float = 0.0, dense_index: str = "flat") -> RefreshReport:
-    """Compare the folder with the published manifest by content hash and publish what changed.
-
-    Unchanged articles keep their passages and stored vectors; when nothing changed nothing is
-    published and the model is never loaded. Raises RefreshBusy while another refresh runs.
-    A file that cannot be read this time (changing, half-written, vanished) is skipped with a
-    warning; if the index had its article, that stays as it was until a refresh reads the file
-    again or finds it gone. `checkpoint` is called with "embedding" after the first batch is
-    embedded, then as `store.write_version` describes. `dense_index` ("flat", "ivf" or "auto") is
-    the FAISS index each version gets; a change of it alone republishes without embedding.
-    """
-    started = time.perf_counter()
-    ivf.resolve(dense_index, 0)  # an unknown kind fails before anything is embedded
-    with store.writer_lock(index_dir):
-        store.prune(index_dir)  # first: what an interrupted refresh left must not survive this one
-        previous = _previous(index_dir, embedder.name) if reuse else None
-        old = previous.articles.hashes() if previous else {}
-        changes = compare(corpus, old, lambda a: previous.articles[a], max_bytes, settle_seconds)
-        articles, kept, fresh, removed, report = (changes.articles, changes.kept, changes.fresh, changes.removed,
-                                                  changes.report)
-        same_dense = previous and previous.dense.kind == ivf.resolve(dense_index, len(previous.passages))
-        if previous and not fresh and not removed and same_dense:
-            return RefreshReport(**report, passages=len(previous.passages), seconds=time.perf_counter() - started)
-
-        new_passages, next_row = split_all(fresh, previous.manifest["next_row"] if previous else 0)
-        new_vectors = embed_passages(embedder, new_passages, progress, checkpoint)
-
-        by_article: dict[str, list[tuple[Passage, np.ndarray]]] = {}
-        for article in kept:
-            by_article[article.id] = [(p, previous.vectors[previous.position[p.row]]) for p in previous.passages_of(article.id)]
-        for p, v in zip(new_passages, new_vectors):
-            by_article.setdefault(p.article_id, []).append((p, v))
-        ordered = [pair for a in articles for pair in by_article.get(a.id, [])]
-        dimension = new_vectors.shape[1] if len(new_vectors) else previous.vectors.shape[1]
-        vectors = np.stack([v for _, v in ordered]) if ordered else np.zeros((0, dimension), np.float32)
-        passages = [p for p, _ in ordered]
-        # The kept passages' sentences and term ids are copied as stored; only the new ones are split.
-        text = TextIndex.build(passages, previous.text, previous.position) if previous else None
-        version = store.write_version(
-            index_dir, articles, passages, vectors, model=embedder.name,
-            settings=PIPELINE, next_row=next_row, checkpoint=checkpoint, dense_index=dense_index, text=text,
-        )
-        pruned = store.prune(index_dir)
-        return RefreshReport(**report, passages=len(ordered), embedded=len(new_passages),
-                             seconds=time.perf_counter() - started, version=version, pruned=tuple(pruned))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,22 +98,8 @@ def split_all(articles: list[Article], next_row: int) -> tuple[list[Passage], in
     return passages, next_row
 
 
-def _previous(index_dir: Path, model: str) -> store.IndexVersion | None:
-    """The published version to build on, or None to rebuild: none yet, unreadable, or made differently."""
-    try:
-        previous = store.load_current(index_dir)
-    except CiteqaError as err:
-        if store.current_name(index_dir) is not None:
-            log.warning("rebuilding from scratch: %s", err)
-        return None
-    if previous.model != model or previous.manifest.get("settings") != PIPELINE:
-        log.info("rebuilding from scratch: the index was made with %s %s", previous.model, previous.manifest.get("settings"))
-        return None
-    return previous
-
-
 def embed_passages(embedder: Embedder, passages: list[Passage], progress: Progress | None,
-                   checkpoint: store.Checkpoint | None = None, batch: int = 256) -> np.ndarray:
+                   checkpoint: Checkpoint | None = None, batch: int = 256) -> np.ndarray:
     texts = [embedding_text(p) for p in passages]
     if not texts:
         return np.zeros((0, 0), np.float32)
@@ -189,3 +120,58 @@ def embed_passages(embedder: Embedder, passages: list[Passage], progress: Progre
     vectors = np.empty_like(sorted_vectors)
     vectors[order] = sorted_vectors
     return vectors
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What a store holds, as far as a refresh builds on it."""
+
+    model: str
+    settings: dict | None
+    hashes: dict[str, str]  # article id -> content hash
+    next_row: int
+    passages: int
+    article: Callable[[str], Article]  # an indexed article read back
+
+
+def builds_on(model_held: str, settings_held: dict | None, model: str) -> bool:
+    """Whether what a store holds can be refreshed in place: made by this model and this pipeline.
+    Otherwise everything is split and embedded again."""
+    if model_held != model or settings_held != PIPELINE:
+        log.info("rebuilding from scratch: the index was made with %s %s", model_held, settings_held)
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    changes: "Changes"
+    held: Held | None  # None: build from scratch
+    up_to_date: bool  # nothing to write: the folder is what the store holds
+
+    def report(self, **fields) -> "RefreshReport":
+        return RefreshReport(**self.changes.report, **fields)
+
+
+def plan(corpus: Path, held: Held | None, model: str, max_bytes: int, settle_seconds: float,
+         same_layout: bool = True) -> Plan:
+    """The folder against what the store holds. `same_layout` is False when the store would lay out what it
+    holds differently now (another dense index): then an unchanged folder is written again, without embedding."""
+    if held is not None and not builds_on(held.model, held.settings, model):
+        held = None
+    changes = compare(corpus, held.hashes if held else {}, held.article if held else _nothing_indexed, max_bytes,
+                      settle_seconds)
+    up_to_date = held is not None and not changes.fresh and not changes.removed and same_layout
+    return Plan(changes, held, up_to_date)
+
+
+def _nothing_indexed(article_id: str) -> Article:
+    raise KeyError(article_id)
+
+
+def new_passages(plan: Plan, embedder: Embedder, progress: Progress | None = None,
+                 checkpoint: Checkpoint | None = None) -> tuple[list[Passage], np.ndarray, int]:
+    """The passages of the added and changed articles, rows numbered on from what the store holds; their
+    vectors; and the next row after them."""
+    passages, next_row = split_all(plan.changes.fresh, plan.held.next_row if plan.held else 0)
+    return passages, embed_passages(embedder, passages, progress, checkpoint), next_row

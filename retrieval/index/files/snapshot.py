@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
 from retrieval.index.files.versions import IndexVersion
-from retrieval.index.protocol import Lexical
+from retrieval.index.protocol import Lexical, SharedReads
 from retrieval.index.sentence_table import Sentences
 from retrieval.question.spelling import Speller
-from retrieval.terms import terms
 from retrieval.types import Passage
 
 
-class FileSnapshot:
+class FileSnapshot(SharedReads):
     """A loaded file version (retrieval.index.files.versions) and what a search reads from it, immutable: everything
     was made by the build. One implementation of retrieval.index.protocol.Snapshot; a passage's key is its
     position in the version."""
@@ -24,8 +22,6 @@ class FileSnapshot:
         self.sentence_index = version.text.sentences
         self.sparse = version.text.sparse
         self.speller = Speller(self.sparse, version.text.all_names)
-        # A title's terms, for the passages the checks read: titles repeat across an article's passages.
-        self._title_terms = functools.lru_cache(maxsize=4096)(lambda title: frozenset(terms(title)))
 
     # What a front-end reads.
     @property
@@ -53,9 +49,6 @@ class FileSnapshot:
     def passage_by_row(self, row: int) -> Passage | None:
         position = self.version.position.get(row)
         return None if position is None else self.version.passages[position]
-
-    def published_between(self, after: str, before: str) -> set[str]:
-        return self.version.published_between(after, before)
 
     # What a search reads.
     def keys_of(self, article_ids) -> np.ndarray:
@@ -95,10 +88,6 @@ class FileSnapshot:
         """(start, end, terms in order) of each sentence of a passage of this version, offsets in the passage."""
         return self.sentence_index.sentences(self.version.position[passage.row])
 
-    def passage_terms(self, passage: Passage) -> frozenset[str]:
-        """The terms of a passage's title and text, from its stored sentences."""
-        held = {t for _, _, sentence_terms in self.sentences_of(passage) for t in sentence_terms}
-        return self._title_terms(passage.title) | held
 
 
 def top(scores: np.ndarray, k: int) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from retrieval.index import refresh as refreshing
+from retrieval.index.files import refresh as refreshing
 from retrieval.index.files import versions as store
 from retrieval.index.files.snapshot import FileSnapshot
 

@@ -18,9 +18,8 @@ import numpy as np
 from retrieval.index import sentence_table as sentence_index
 from retrieval.index import bm25 as sparse
 from retrieval.index.sentence_table import SentenceBuilder, SentenceIndex
-from retrieval.index.bm25 import EMPTY, SparseIndex
+from retrieval.index.bm25 import EMPTY, SparseIndex, heading_terms
 from retrieval.question.spelling import names_in
-from retrieval.terms import terms
 from retrieval.types import Passage
 
 NAMES = "names.json"  # every name the corpus writes: what a load reads
@@ -51,7 +50,7 @@ class TextIndex:
         """The text index of `passages`; a passage whose row `previous_positions` maps to a position of
         `previous` is copied from it (its article unchanged), every other one is split and tokenised."""
         builder = SentenceBuilder({EMPTY: 0})
-        heading = functools.lru_cache(maxsize=1024)(lambda title, date: builder.number(terms(f"{title} {date}")))
+        heading = functools.lru_cache(maxsize=1024)(lambda title, date: builder.number(heading_terms(title, date)))
         copied = previous_positions or {}
         documents: list[list[int]] = []
         fresh_texts: dict[str, list[str]] = {}

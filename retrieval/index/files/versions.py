@@ -17,7 +17,6 @@ under the lock, deletes them.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import datetime
 import fcntl
@@ -28,7 +27,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -38,6 +37,7 @@ from retrieval.index.files import text_index
 from retrieval.errors import IndexCorrupt, IndexNotFound, RefreshBusy
 from retrieval.index.files.tables import ArticleShelf, PassageTable, RowPositions
 from retrieval.index.files.text_index import TextIndex
+from retrieval.index.refresh import Checkpoint
 from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 FILES = shelf.FILES + ("vectors.npy", "index.faiss") + text_index.FILES  # in writing order
 KEEP_VERSIONS = 3
-# Where a writer may be stopped: `write_version(checkpoint=...)` calls it with each name as it gets there.
-# Tests use it to kill or pause a refresh at a known point; nothing else should need it.
-Checkpoint = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -66,7 +63,6 @@ class IndexVersion:
     position: RowPositions = field(init=False)  # passage.row -> index into passages
     # Article number k's passages are passages[bounds[k]:bounds[k + 1]]: an array, not a dict of ids.
     bounds: np.ndarray = field(init=False)
-    _by_date: tuple[list[str], list[str]] | None = None  # (dates, article ids) in date order, made on first use
 
     def __post_init__(self):
         self.position = RowPositions(self.passages.rows)
@@ -81,18 +77,6 @@ class IndexVersion:
         """Where an article's passages are in `passages` (they are consecutive)."""
         k = self.articles.number.get(article_id)
         return range(0) if k is None else range(int(self.bounds[k]), int(self.bounds[k + 1]))
-
-    def published_between(self, after: str, before: str) -> set[str]:
-        """Ids of the articles published from `after` to `before`, both included (ISO dates compare as text).
-
-        Sorted once per version, on the first use: a range is then two bisections, not a scan of every
-        article (77,000 at 100,000 passages) in every question.
-        """
-        if self._by_date is None:
-            pairs = sorted((published, i) for i, _, _, published in self.articles.headings if published)
-            self._by_date = ([d for d, _ in pairs], [i for _, i in pairs])  # one tuple, assigned whole
-        dates, ids = self._by_date
-        return set(ids[bisect.bisect_left(dates, after):bisect.bisect_right(dates, before)])
 
     def passage(self, passage_id: str) -> Passage | None:
         """The passage of that id ("<article id>#<n>", the n-th of its article), or None."""

@@ -6,9 +6,8 @@ import numpy as np
 
 from retrieval.articles.sentences import sentences_with_terms
 from retrieval.index import ivf
-from retrieval.index.bm25 import EMPTY
+from retrieval.index.bm25 import EMPTY, heading_terms
 from retrieval.question.spelling import names_in
-from retrieval.terms import terms
 from retrieval.types import Article, Passage
 
 PIECE = 15_000  # characters of article text a row: at most 60,000 bytes of UTF-8, under VARCHAR's 65,535
@@ -84,8 +83,7 @@ def articles_collection(client):
 def passage_row(p: Passage, vector: np.ndarray, article: Article) -> dict:
     sentences = [(s, e, tuple(t)) for s, e, t in sentences_with_terms(p.text)]
     body = [t for _, _, sentence_terms in sentences for t in sentence_terms]
-    # BM25 reads a passage's heading too, as the file store's does.
-    bm25_terms = terms(f"{p.title} {p.date or ''}") + body or [EMPTY]
+    bm25_terms = heading_terms(p.title, p.date) + body or [EMPTY]
     return {"id": p.id, "row": p.row, "n": int(p.id.rpartition("#")[2]), "article_id": p.article_id, "title": p.title,
             "date": p.date or "", "published": article.published or "", "start": p.start, "end": p.end, "text": p.text,
             "sentences": [[s, e, " ".join(t)] for s, e, t in sentences], "terms": " ".join(bm25_terms),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import collections
 import functools
 import json
@@ -13,11 +12,10 @@ import numpy as np
 
 from retrieval.index.bm25 import TermWeights
 from retrieval.index.milvus.rows import PASSAGE_FIELDS
-from retrieval.index.protocol import Lexical
+from retrieval.index.protocol import Lexical, SharedReads
 from retrieval.index.sentence_table import Sentences
 from retrieval.question.query import coverage
 from retrieval.question.spelling import Speller
-from retrieval.terms import terms
 from retrieval.types import Article, Passage
 
 KEPT = 4096  # passages a snapshot keeps fetched
@@ -50,7 +48,7 @@ class MilvusArticles:
         return self.store._hashes(self.generation)
 
 
-class MilvusSnapshot:
+class MilvusSnapshot(SharedReads):
     """What a question reads from a Milvus generation; a passage's key is its row."""
 
     def __init__(self, store, name: str, generation: str, corpus: dict, headings, frequency: dict, names):
@@ -63,9 +61,6 @@ class MilvusSnapshot:
         self.collection = store._passages(generation)
         self._kept: collections.OrderedDict[int, tuple[Passage, Sentences]] = collections.OrderedDict()
         self._kept_lock = threading.Lock()
-        self._title_terms = functools.lru_cache(maxsize=4096)(lambda title: frozenset(terms(title)))
-        pairs = sorted((published, i) for i, _, _, published in headings if published)
-        self._by_date = ([d for d, _ in pairs], [i for _, i in pairs])
 
     def _keep(self, rows: list[dict]) -> dict[int, tuple[Passage, Sentences]]:
         """The passages and sentences of fetched rows, by row, kept for the questions' later stages."""
@@ -106,10 +101,6 @@ class MilvusSnapshot:
     def passage_by_row(self, row: int) -> Passage | None:
         found = self._fetched([int(row)])
         return found[int(row)][0] if found else None
-
-    def published_between(self, after: str, before: str) -> set[str]:
-        dates, ids = self._by_date
-        return set(ids[bisect.bisect_left(dates, after):bisect.bisect_right(dates, before)])
 
     # What a search reads.
     def keys_of(self, article_ids: Collection[str]) -> np.ndarray:
@@ -170,8 +161,5 @@ class MilvusSnapshot:
     def sentences_of(self, passage: Passage) -> Sentences:
         return self._fetched([passage.row])[passage.row][1]
 
-    def passage_terms(self, passage: Passage) -> frozenset[str]:
-        held = {t for _, _, sentence_terms in self.sentences_of(passage) for t in sentence_terms}
-        return self._title_terms(passage.title) | held
 
 

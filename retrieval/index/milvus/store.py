@@ -42,7 +42,7 @@ from retrieval.index.milvus import rows
 from retrieval.index.milvus.connection import first_line, unreachable
 from retrieval.index.milvus.rows import article_rows, passage_row, vector_dimension
 from retrieval.index.milvus.snapshot import MilvusSnapshot
-from retrieval.index.refresh import PIPELINE, RefreshReport, compare, embed_passages, split_all
+from retrieval.index.refresh import PIPELINE, Held, builds_on, new_passages, plan
 from retrieval.types import Article, Passage
 
 log = logging.getLogger(__name__)
@@ -180,34 +180,32 @@ class MilvusStore:
         checkpoint = checkpoint or (lambda point: None)
         generation = published = self._current_generation()
         record = self._meta(f"{generation}/corpus") if generation else None
-        if reuse and record and (record["model"] != embedder.name or record["settings"] != PIPELINE):
-            log.info("rebuilding from scratch: the index was made with %s %s", record["model"], record["settings"])
-            reuse = False
-        if reuse and record:
+        held = None
+        if reuse and record and builds_on(record["model"], record["settings"], embedder.name):
             held_dimension = vector_dimension(self._call("describing", self.client.describe_collection,
-                                                          self._passages(generation)))
+                                                         self._passages(generation)))
             if held_dimension != record["dimension"]:  # before anything is embedded, written or deleted
                 raise StoreUnavailable(f"CITEQA_STORE_URI={self.uri}: collection {self._passages(generation)} holds "
                                        f"vectors of dimension {held_dimension}, its corpus record says "
                                        f"{record['dimension']}: run `citeqa index`")
-        old = self._hashes(generation) if reuse and record else {}
-        changes = compare(corpus, old, lambda a: self._article(generation, a), max_bytes, settle_seconds)
-        articles, fresh, removed, report = changes.articles, changes.fresh, changes.removed, changes.report
-        in_place = bool(reuse and record)
-        if in_place and not fresh and not removed:
-            return RefreshReport(**report, passages=record["passages"], seconds=time.perf_counter() - started)
+            held = Held(record["model"], record["settings"], self._hashes(generation), record["next_row"],
+                        record["passages"], lambda article_id: self._article(generation, article_id))
+        decided = plan(corpus, held, embedder.name, max_bytes, settle_seconds)
+        if decided.up_to_date:
+            return decided.report(passages=record["passages"], seconds=time.perf_counter() - started)
 
-        new_passages, next_row = split_all(fresh, record["next_row"] if in_place else 0)
-        vectors = embed_passages(embedder, new_passages, progress, checkpoint)
+        in_place = decided.held is not None
+        fresh, vectors, next_row = new_passages(decided, embedder, progress, checkpoint)
         dimension = vectors.shape[1] if len(vectors) else record["dimension"]
         if in_place and dimension != record["dimension"]:
             raise StoreUnavailable(f"CITEQA_STORE_URI={self.uri}: the model makes vectors of dimension {dimension}, "
                                    f"the collection holds {record['dimension']}: run `citeqa index`")
         if not in_place:
             generation = datetime.datetime.now(datetime.timezone.utc).strftime("g%Y%m%dT%H%M%S%fZ")
-            self._create(generation, dimension, dense_index, len(new_passages))
-        self._write_articles(generation, fresh, new_passages, vectors, checkpoint, replacing=in_place)
-        for article_id in removed:
+            self._create(generation, dimension, dense_index, len(fresh))
+        changes = decided.changes
+        self._write_articles(generation, changes.fresh, fresh, vectors, checkpoint, replacing=in_place)
+        for article_id in changes.removed:
             self._delete_article(generation, article_id)
         frequency, passages = self._frequencies(generation)
         frequency_rows = [dict(items) for items in in_batches(sorted(frequency.items()), CHUNK)]
@@ -218,16 +216,15 @@ class MilvusStore:
         revision = record["revision"] + 1 if in_place else 1
         self._upsert_meta([(f"{generation}/corpus", {
             "model": embedder.name, "dimension": int(dimension), "settings": PIPELINE, "next_row": next_row,
-            "revision": revision, "passages": passages, "articles": len(articles), "frequency_chunks": len(frequency_rows),
-            "dense": dense_index})])
+            "revision": revision, "passages": passages, "articles": len(changes.articles),
+            "frequency_chunks": len(frequency_rows), "dense": dense_index})])
         checkpoint("before-publish")
         if not in_place:
             self._upsert_meta([("current", {"generation": generation})])
             checkpoint("after-publish")
             self._drop_others({generation, published} - {None})
-        return RefreshReport(**report, passages=passages, embedded=len(new_passages),
-                             seconds=time.perf_counter() - started, version=f"{generation}.{revision}")
-
+        return decided.report(passages=passages, embedded=len(fresh), seconds=time.perf_counter() - started,
+                              version=f"{generation}.{revision}")
 
     def _create(self, generation: str, dimension: int, dense_index: str, passages: int) -> None:
         client = self.client
