@@ -17,13 +17,17 @@ Fits, in order:
 Questions: the seed and XQuAD development sets, tests/data/unanswerable_*.jsonl (written by hand) and
 tests/data/swapped_*.jsonl (near-topic ones made from the development questions by
 benchmarks/swapped_names.py), split by article with `evaluate.part_of`; the reporting parts are never
-read here. Copy the printed values into the
-modules by hand: a change to them is a reviewed commit with `citeqa eval --part reporting` figures.
+read here. `--write` puts the fitted values into retrieval/parameters.json with its manifest (the data's
+sha256, the part, the tuning figures), which the library reads at start: a change to them is a reviewed
+commit with `citeqa eval --part reporting` figures.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import hashlib
+import json
 import re
 import sys
 import tempfile
@@ -65,8 +69,8 @@ def tuning_questions(embedder):
                         yield conversation, gather(engine, conversation[0].question), engine.reader
 
 
-def fit_search(embedder) -> None:
-    from retrieval.search.ranking import ranking as search_module
+def fit_search(embedder) -> dict:
+    from retrieval.search import ranking as search_module
     from retrieval.evaluate.run import normalise
 
     with contextlib.ExitStack() as scratches:  # the indexes are searched until the grid ends
@@ -95,7 +99,8 @@ def fit_search(embedder) -> None:
         for h, m, b, w in sorted(results, reverse=True)[:8]:
             print(f"W_BM25 {b:4.2f} W_SENTENCE {w:4.2f}: hit@1 {h:.4f}, mrr {m:.4f}")
         h, m, b, w = max(results)
-        print(f"W_BM25 = {b}\nW_SENTENCE = {w}  (search.py)")
+        print(f"W_BM25 = {b}\nW_SENTENCE = {w}")
+        return {"values": {"W_BM25": b, "W_SENTENCE": w}, "figures": {"hit@1": h, "mrr@9": m, "questions": len(cases)}}
 
 
 def ranked(readings, w: float, term: str = "score"):
@@ -108,10 +113,11 @@ def main() -> None:
     from sklearn.model_selection import GroupKFold
 
     embedder = make_embedder(Settings())
+    fitted: dict[str, dict] = {}
     if "--skip-search" not in sys.argv:
-        fit_search(embedder)
+        fitted["search"] = fit_search(embedder)
     if "--search-only" in sys.argv:
-        return
+        return write(fitted) if "--write" in sys.argv else None
     data = [(conversation[0], g, reader, article_key(conversation)) for conversation, g, reader in tuning_questions(embedder)]
     short = [(item, g, reader) for item, g, reader, _ in data if not item.abstain and g.hits
              and item.answer and is_short(item.answer)]
@@ -135,7 +141,10 @@ def main() -> None:
     close = [key for key, (f1, first) in results.items() if f1 >= top_f1 - 0.01 and first >= top_first - 0.01]
     budget = next(m for m in (2, 3, 4, 5, 8, None) if any(key[0] == m for key in close))
     best = max((key for key in close if key[0] == budget), key=lambda key: results[key])
-    print(f"READ_SENTENCES = {best[0]}\nREADER_TERM = {best[1]!r}\nW_SENTENCE = {best[2]}  (reading.py)")
+    print(f"READ_SENTENCES = {best[0]}\nREADER_TERM = {best[1]!r}\nW_SENTENCE = {best[2]}")
+    fitted["reading"] = {"values": {"READ_SENTENCES": best[0], "READER_TERM": best[1], "W_SENTENCE": best[2]},
+                         "figures": {"span_f1": round(results[best][0], 4), "answer_in_first_sentence": round(results[best][1], 4),
+                                     "questions": len(short)}}
 
     names = list(WEIGHTS)
     x, y, groups = [], [], []
@@ -154,8 +163,8 @@ def main() -> None:
     print("WEIGHTS =", {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])})
     print("BIAS =", round(float(model.intercept_[0]), 2))
     held_out = np.zeros(len(y))  # each question's doubt from a model that never saw its article
-    for fitted, scored in GroupKFold(5).split(x, y, groups):
-        fold = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x[fitted], y[fitted])
+    for fold_fit, scored in GroupKFold(5).split(x, y, groups):
+        fold = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x[fold_fit], y[fold_fit])
         held_out[scored] = fold.predict_proba(x[scored])[:, 1]
     doubt = model.predict_proba(x)[:, 1]
     chosen = next(t for t in np.arange(0.5, 1.0, 0.005) if (held_out[~y] > t).mean() <= 0.01)
@@ -164,6 +173,38 @@ def main() -> None:
               f"{(held_out[~y] > threshold).mean():.4f}; fitted on all: {(doubt[y] > threshold).mean():.3f}, "
               f"{(doubt[~y] > threshold).mean():.4f}")
     print("MAX_DOUBT =", round(float(chosen), 3))
+    fitted["abstention"] = {
+        "values": {"WEIGHTS": {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])},
+                   "BIAS": round(float(model.intercept_[0]), 2), "MAX_DOUBT": round(float(chosen), 3)},
+        "figures": {"questions": len(y), "unanswerable": int(y.sum()),
+                    "out_of_fold_abstain_rate": round(float((held_out[y] > chosen).mean()), 3),
+                    "out_of_fold_false_abstain": round(float((held_out[~y] > chosen).mean()), 4)}}
+    if "--write" in sys.argv:
+        write(fitted)
+
+
+def write(fitted: dict[str, dict]) -> None:
+    """Each fitted group into retrieval/parameters.json, with the manifest's data hashes and tuning figures."""
+    path = ROOT / "retrieval" / "parameters.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for group, result in fitted.items():
+        data[group].update(result["values"])
+        data["manifest"]["figures"][group] = result["figures"]
+    data["manifest"]["data"] = {os.path.relpath(f, ROOT): sha256_of(f) for corpus, files in SETS
+                                for f in [corpus, *files]}
+    reader = json.loads((ROOT / "retrieval/models/reader/manifest.json").read_text(encoding="utf-8"))
+    data["manifest"]["reader_sha256"] = reader["sha256"]
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {', '.join(fitted)} into {path}")
+
+
+def sha256_of(path: Path) -> str:
+    """A file's sha256, or a folder's: over its files' names and contents in name order."""
+    digest = hashlib.sha256()
+    for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if f.is_file():
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def article_key(conversation) -> str:

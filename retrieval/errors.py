@@ -35,3 +35,7 @@ class ReaderUnavailable(CiteqaError):
 
 class StoreUnavailable(CiteqaError):
     """The store the settings name cannot be reached or does not fit (URI, token, dimension)."""
+
+
+class ParametersInvalid(CiteqaError):
+    """parameters.json is missing, unreadable, or lacks a parameter."""

@@ -22,18 +22,17 @@ import re
 from dataclasses import asdict, dataclass
 
 from retrieval.answer.candidates import Sentence
+from retrieval.parameters import FITTED
 from retrieval.question.query import Query
 from retrieval.terms import normalise
 from retrieval.types import Hit
 
-WEIGHTS = {"cosine": -5.46, "sentence_coverage": -0.2, "passage_coverage": -3.57, "entity_coverage": -3.12,
-           "unseen_entity": 2.1, "reader_margin": -0.14, "reader_probability": 0.62}
-BIAS = 8.01
+WEIGHTS = FITTED["abstention"]["WEIGHTS"]
+BIAS = FITTED["abstention"]["BIAS"]
 # Abstain when the model gives "unanswered" more than this: a false abstention costs a user a true
 # answer, so the bar is the lowest doubt at which at most 1 % of answerable questions are refused,
-# read off out-of-fold doubts (five folds by article; tuning parts: 0.9 % false abstentions, 54 % of
-# the unanswerable refused, most of them the near-topic questions of tests/data/swapped_*.jsonl).
-MAX_DOUBT = 0.93
+# read off out-of-fold doubts (five folds by article; the figures are in retrieval/parameters.json's manifest).
+MAX_DOUBT = FITTED["abstention"]["MAX_DOUBT"]
 MARGIN_CLIP = 10.0  # past this many logits either way the reader is as sure as it gets
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from retrieval.parameters import FITTED
 from retrieval.question.query import Query
 from retrieval.articles.sentences import sentences_with_terms
 from retrieval.types import Hit, Passage
@@ -13,8 +14,8 @@ from retrieval.types import Hit, Passage
 # Sentence-score weights: term coverage dominates (it chose better sentences than MiniLM cosine on
 # XQuAD); bigrams reward the question's phrasing, the passage prior its retrieval rank, and the
 # answer-type bonus a sentence that holds the kind of thing asked for (a number, a date, a name).
-W_BIGRAM, W_RANK, W_TYPE, W_LONG = 0.15, 0.8, 0.2, 0.004
-PRIOR_POWER = 4.0
+W_BIGRAM, W_RANK, W_TYPE, W_LONG = (FITTED["sentences"][n] for n in ("W_BIGRAM", "W_RANK", "W_TYPE", "W_LONG"))
+PRIOR_POWER = FITTED["sentences"]["PRIOR_POWER"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,27 +13,28 @@ from typing import Protocol
 
 from retrieval.answer.candidates import Sentence
 from retrieval.answer.reader import Span
+from retrieval.parameters import FITTED
 from retrieval.types import Hit
 
 # How much the sentence's own score (term coverage, bigrams, the passage's retrieval prior; about
 # 0-2) adds to the reader's span score (start + end logits, about -10 to 20). Fitted on the tuning
 # parts (benchmarks/fit_answer.py): the retrieval evidence weighs about as much as the reader's
 # (the reader trained on sentence runs without answers leans on it more: 10 against 3 before).
-W_SENTENCE = 10.0
+W_SENTENCE = FITTED["reading"]["W_SENTENCE"]
 # What of the reader's output ranks sentences across windows: "score" (start + end logits), "margin"
 # (that over the window's "no answer"), or "logprob" (the log of the span's share in its window).
 # Raw logits are known to compare poorly across windows; which serves best is fitted too.
-READER_TERM = "score"
+READER_TERM = FITTED["reading"]["READER_TERM"]
 # A second sentence from the answer's article is quoted when the reader finds an answer in it too
 # (its span beats its window's "no answer") nearly as good as the first's: within this many logits,
 # about e^-2 as likely. "Who attended ...?" names people in more than one sentence.
-SECOND_MARGIN = 2.0
+SECOND_MARGIN = FITTED["reading"]["SECOND_MARGIN"]
 # How many of the best-scored candidate sentences the reader reads (each with the one before it);
 # None reads the top passages whole. The reader's time grows with what it reads: on the tuning parts
 # five gave span F1 and the answer in the first sentence about as good as whole passages (0.762 and
 # 0.922 against 0.760 and 0.929 at their best, at 0.6 of their forward-pass time; three gave
 # 0.750 and 0.905).
-READ_SENTENCES: int | None = 5
+READ_SENTENCES: int | None = FITTED["reading"]["READ_SENTENCES"]
 
 
 class SentenceReader(Protocol):

@@ -13,13 +13,14 @@ from typing import Collection, Mapping, Protocol, Sequence
 
 from retrieval.question.followups import resolve
 from retrieval.question.wording import answer_type, clean_question, own_entities
+from retrieval.parameters import FITTED
 from retrieval.question.spelling import Speller
 from retrieval.terms import terms, tokens
 from retrieval.types import Turn
 
 # A follow-up's carried-over words count this much of their weight: they find the right article, but
 # the sentence that answers is the one with the new question's own words.
-CONTEXT_SHARE = 0.2
+CONTEXT_SHARE = FITTED["query"]["CONTEXT_SHARE"]
 
 
 class Weights(Protocol):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from retrieval.embed.embedders import Embedder
 from retrieval.index.protocol import Snapshot
+from retrieval.parameters import FITTED
 from retrieval.question.query import Query, parse
 from retrieval.search.fusion import reciprocal_rank_fusion
 from retrieval.types import Hit, Passage
@@ -17,8 +18,8 @@ RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
 # candidate's, and how much of the query its best sentence covers. Fitted on XQuAD dev, it beat
 # reciprocal rank fusion of the same three rankings ("rrf"): passage hit@1 0.949 against 0.931.
 # A passage of an article the conversation has been citing gets W_PREFER more.
-W_DENSE, W_BM25, W_SENTENCE, W_PREFER = 1.0, 0.25, 0.75, 0.2
-RERANK = 15  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the same figures
+W_DENSE, W_BM25, W_SENTENCE, W_PREFER = (FITTED["search"][n] for n in ("W_DENSE", "W_BM25", "W_SENTENCE", "W_PREFER"))
+RERANK = FITTED["search"]["RERANK"]  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the same figures
 
 
 def search(index: Snapshot, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
