@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export NO_PROXY := 127.0.0.1,localhost
 
-.PHONY: install run index test fuzz eval bench clean
+.PHONY: install run index test test-fast fuzz eval bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,15 @@ run: index
 test: install /usr/bin/chromium
 	$(BIN)/python -m pytest -q
 
+# While working: the units, the hashing embedder and in-process HTTP, in well under a minute (no model, no servers).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not model and not milvus_server"
+
 # The long schemathesis run (about 3,000 generated requests; the suite runs a bounded one): no 5xx, nothing off the schema.
 fuzz: install
 	CITEQA_FUZZ_CASES=1000 $(BIN)/python -m pytest -q tests/test_reliability_fuzz.py
 
-# The figures the README quotes: the reporting halves (split by article), never fitted on.
+# The figures docs/benchmarks.md quotes (benchmarks/report.py --eval runs these): the reporting halves (split by article), never fitted on.
 eval: install
 	$(BIN)/citeqa eval --part reporting --questions ../shared/eval/dev.jsonl --retriever dense,bm25,rrf,hybrid
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions ../shared/eval/xquad/dev.jsonl --retriever dense,bm25,rrf,hybrid
@@ -47,7 +51,7 @@ eval: install
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/swapped_unseen_xquad.jsonl
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/swapped_elsewhere_xquad.jsonl
 
-# Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/ and the README's tables, about 7 minutes.
+# Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/ and the tables of docs/benchmarks.md, about 7 minutes.
 bench: install
 	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python benchmarks/run.py

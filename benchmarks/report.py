@@ -1,24 +1,77 @@
-"""The figures of a benchmark run as Markdown tables and a plot of ask latency against corpus size."""
+"""The figures of a benchmark run as Markdown tables and a plot; the generated parts of docs/benchmarks.md.
+
+    .venv/bin/python benchmarks/report.py          # rewrite docs/benchmarks.md's generated parts from benchmarks/results/
+    .venv/bin/python benchmarks/report.py --eval   # run `make eval`'s commands (and both stores' eval), then rewrite
+
+docs/benchmarks.md holds four generated parts, each between its own marker lines, each the rendering of one
+results file and nothing else (tests/test_readme.py checks): `bench` (results.md, written by `make bench`),
+`reader-cost` (reader_cost.json, benchmarks/reader_cost.py), `embedder` (onnx_embedder.json,
+benchmarks/onnx_embedder.py) and `eval` (eval.json, `--eval` here).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-# The README quotes the last run's tables between these lines, exactly (tests/test_readme.py checks).
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PAGE = ROOT / "docs" / "benchmarks.md"
+# Each generated part of the page: its marker name and the results file it renders.
+PARTS = {"bench": "results.md", "reader-cost": "reader_cost.json", "embedder": "onnx_embedder.json", "eval": "eval.json"}
+# The bench part's marker lines, as the README had them (benchmarks/run.py copies results.md between them).
 BEGIN, END = "<!-- bench: begin (benchmarks/run.py copies results.md here) -->", "<!-- bench: end -->"
 
 
-def copy_into_readme(tables: str, readme: Path = README) -> None:
-    """The README's performance figures become this run's: one set, never older ones beside them."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    readme.write_text(f"{text[:start]}\n{tables.strip()}\n{text[end:]}", encoding="utf-8")
+def markers(part: str) -> tuple[str, str]:
+    if part == "bench":
+        return BEGIN, END
+    return f"<!-- {part}: begin (benchmarks/report.py writes this part) -->", f"<!-- {part}: end -->"
 
 
-def readme_tables(readme: Path = README) -> str:
-    text = readme.read_text(encoding="utf-8")
-    return text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip()
+def rendered(part: str, results: Path = RESULTS) -> str | None:
+    """What a part of the page must hold: its results file rendered; None when that file does not exist."""
+    path = results / PARTS[part]
+    if not path.exists():
+        return None
+    if part == "bench":
+        return path.read_text(encoding="utf-8").strip()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {"reader-cost": reader_cost_markdown, "embedder": embedder_markdown, "eval": eval_markdown}[part](data).strip()
+
+
+def shown(part: str, page: Path = PAGE) -> str:
+    """What a part of the page holds now."""
+    text = page.read_text(encoding="utf-8")
+    begin, end = markers(part)
+    return text[text.index(begin) + len(begin):text.index(end)].strip()
+
+
+def write_page(page: Path = PAGE, results: Path = RESULTS, bench: str | None = None) -> None:
+    """Every generated part of the page becomes its results file's rendering: one set, never older ones beside."""
+    text = page.read_text(encoding="utf-8")
+    for part in PARTS:
+        body = bench.strip() if part == "bench" and bench is not None else rendered(part, results)
+        if body is None:
+            continue
+        begin, end = markers(part)
+        start, stop = text.index(begin) + len(begin), text.index(end)
+        text = f"{text[:start]}\n{body}\n{text[stop:]}"
+    page.write_text(text, encoding="utf-8")
+
+
+def copy_into_docs(tables: str, page: Path = PAGE) -> None:
+    """`make bench`'s tables into docs/benchmarks.md, with the page's other generated parts rewritten from their
+    results files at the same time."""
+    write_page(page, RESULTS, bench=tables)
+
+
 
 
 def markdown(r: dict) -> str:
@@ -185,3 +238,197 @@ def plot(r: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def reader_cost_markdown(c: dict) -> str:
+    """benchmarks/reader_cost.py's figures: what the reader costs a question next to its floors, in one run."""
+    return "\n".join([
+        f"`benchmarks/reader_cost.py` over the XQuAD corpus ({c['passages']} passages, {c['questions']} questions; the "
+        "paths take turns on each question, so they share the machine's load). The floor is embedding the question and "
+        "one FAISS search; `ask` reads the best-scored sentences, each with the one before it, one window at a time.",
+        "",
+        "| path | p50 ms | p95 ms |",
+        "|---|---|---|",
+        f"| `ask`, the whole answer path | {c['ask_ms_p50']:.1f} | {c['ask_ms_p95']:.1f} |",
+        f"| the reader's forward passes inside `ask` | {c['ask_forward_ms_p50']:.1f} | {c['ask_forward_ms_p95']:.1f} |",
+        f"| the floor: embed the question + FAISS | {c['bare_ms_p50']:.1f} | {c['bare_ms_p95']:.1f} |",
+        f"| the floor + the reader over the three best passages whole | {c['bare_reader_ms_p50']:.1f} "
+        f"| {c['bare_reader_ms_p95']:.1f} |",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| `ask` ÷ (the floor + its own forward passes), p50 | {c['ask_over_bare_plus_its_forward_p50']:.2f}× |",
+        f"| `ask` ÷ the floor, p50 | {c['ask_over_bare_p50']:.2f}× |",
+        f"| `ask` ÷ (the floor + the three best passages read whole), p50 | {c['ask_over_bare_reader_p50']:.2f}× |",
+        f"| the reader over the three best passages whole (the two floors' difference), p50 | {c['reader_ms_p50']:.1f} ms |",
+        f"| the reader's weights (int8 ONNX) | {c['reader_file_mb']:.1f} MB |",
+        f"| the process's peak memory before / with the engine loaded | {c['peak_rss_mb_before_engine']:.0f} / "
+        f"{c['peak_rss_mb_with_engine']:.0f} MB |",
+    ]) + "\n"
+
+
+def embedder_markdown(o: dict) -> str:
+    """benchmarks/onnx_embedder.py's figures: citeqa's ONNX Runtime embedder against its torch one."""
+    v, a = o["versions"], o["agreement"]
+    out = [
+        f"`benchmarks/onnx_embedder.py`: citeqa's `OnnxEmbedder` (the default, `CITEQA_EMBED_BACKEND=onnx`) against its "
+        f"torch embedder, in the project's venv ({o['cpus']} CPUs; Python {o['python']}, torch {v['torch']}, "
+        f"onnxruntime {v['onnxruntime']}, sentence-transformers {v['sentence-transformers']}; the backends take turns). "
+        f"One query: {o['single_query_rounds']} rounds; batches: {o['batch_texts']} passages in batches of "
+        f"{o['batch_size']}, {o['batch_rounds']} rounds.",
+        "",
+        "| backend | one query p50 / p95 ms | batch passages/s, median / best |",
+        "|---|---|---|",
+    ]
+    for name, b in o["backends"].items():
+        query = f"{b['query_ms_p50']:.1f} / {b['query_ms_p95']:.1f}" if "query_ms_p50" in b else "—"
+        out.append(f"| {name} | {query} | {b['batch_passages_per_s_median']:.1f} / {b['batch_passages_per_s_best']:.1f} |")
+    out += [
+        "",
+        f"The two give the same vectors: cosine to torch at least {a['passages']['cosine_min']:.8f} over "
+        f"{a['passages']['n']} passages and {a['questions']['cosine_min']:.8f} over {a['questions']['n']} questions. "
+        f"The export runs once ({o['onnx_export_seconds']:.1f} s here) and is cached; loading the cached model took "
+        f"{o['onnx_cached_load_seconds']:.1f} s, the torch model {o['torch_load_seconds']:.1f} s. Load average at the "
+        f"end of the run: {o['load_average_at_end'][0]:.2f} (the machine is shared).",
+    ]
+    return "\n".join(out) + "\n"
+
+
+# ---- `make eval`'s figures -----------------------------------------------------------------------------------
+
+FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "span_exact_all", "span_f1_all",
+           "false_abstain", "abstain_rate", "followup_hit@3", "followup_answer_hit", "followup_false_abstain",
+           "ask_p50_ms", "ask_p95_ms", "questions")
+STORE_FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "false_abstain", "abstain_rate", "span_f1", "span_f1_all",
+                 "ask_p50_ms", "questions")
+# Both stores on the reporting parts (hybrid, the default retriever): the seeds through the published index of
+# each store, XQuAD through a scratch index of each store's kind (`citeqa eval --corpus` builds one).
+STORE_RUNS = (("seeds dev", ["eval", "--part", "reporting", "--questions", "../shared/eval/dev.jsonl"]),
+              ("XQuAD dev", ["eval", "--part", "reporting", "--corpus", "../shared/eval/xquad/corpus",
+                             "--questions", "../shared/eval/xquad/dev.jsonl"]))
+
+
+def make_eval_commands(makefile: Path = ROOT / "Makefile") -> list[list[str]]:
+    """The `citeqa eval` commands of the Makefile's `eval` target, in order: one list of them, the Makefile's."""
+    lines = makefile.read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("eval:"))
+    commands = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        line = line.strip()
+        if line and not line.startswith("#"):
+            commands.append(shlex.split(line.replace("$(BIN)/", "")))
+    return commands
+
+
+def _citeqa(args: list[str], env: dict[str, str]) -> dict:
+    citeqa = str(Path(sys.executable).parent / "citeqa")
+    done = subprocess.run([citeqa, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"citeqa {shlex.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout) if "--json" in args else {}
+
+
+def _by_retriever(args: list[str], out: dict) -> dict:
+    # One retriever prints its figures; several print {retriever: figures}.
+    if "questions" in out:
+        name = args[args.index("--retriever") + 1] if "--retriever" in args else "hybrid"
+        return {name: out}
+    return out
+
+
+def _git(*args: str) -> str:
+    """A read-only git query (which commit the figures are of); empty outside a checkout."""
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def run_eval(out: Path = RESULTS / "eval.json") -> dict:
+    """Run `make eval`'s commands with --json (the seeds index built first, as `make run` would have), then the
+    reporting parts on both stores; write every figure to `out`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CITEQA_CORPUS="seeds",
+               # Beside .citeqa/index, so the ONNX export cached in .citeqa/onnx is shared with it.
+               CITEQA_INDEX=str(ROOT / ".citeqa" / "eval-index"))
+    results: dict = {"commit": _git("rev-parse", "--short", "HEAD"),
+                     "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+                     "cpus": os.cpu_count(), "runs": [], "stores": []}
+    _citeqa(["index"], env)
+    for command in make_eval_commands():
+        args = command[1:] + ["--json"]
+        print(shlex.join(command), flush=True)
+        results["runs"].append({"command": shlex.join(command), "figures": _by_retriever(args, _citeqa(args, env))})
+    with tempfile.TemporaryDirectory(prefix="citeqa-eval-stores-") as scratch:
+        milvus = {**env, "CITEQA_STORE_URI": str(Path(scratch) / "seeds.db")}
+        _citeqa(["index"], milvus)
+        for label, args in STORE_RUNS:
+            print(f"{label}: both stores", flush=True)
+            results["stores"].append({"set": label, "command": shlex.join(["citeqa", *args]),
+                                      "files": _citeqa(args + ["--json"], env),
+                                      "milvus-lite": _citeqa(args + ["--json"], milvus)})
+    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return results
+
+
+def _answerable(figures: dict[str, dict]) -> bool:
+    return any("false_abstain" in f for f in figures.values())
+
+
+def _option(command: str, name: str, default: str = "") -> str:
+    words = shlex.split(command)
+    return words[words.index(name) + 1] if name in words else default
+
+
+def eval_markdown(e: dict) -> str:
+    """eval.json as tables: one per run with answerable questions (figures by retriever), one for the runs of
+    questions the articles do not answer, one for both stores."""
+    state = " with uncommitted changes" if e["uncommitted_changes"] else ""
+    out = [f"`make eval`'s commands, each run with `--json` by `benchmarks/report.py --eval`, at commit "
+           f"{e['commit']}{state}; {e['cpus']} CPUs, the default ONNX embedder. Times are p50 / p95 of one `ask`, in ms."]
+    for run in e["runs"]:
+        figures = run["figures"]
+        if not _answerable(figures):
+            continue
+        names = list(figures)
+        out += ["", f"    {run['command']}", "",
+                f"| figure | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
+        out += [f"| {f} | " + " | ".join(str(figures[n].get(f, "")) for n in names) + " |"
+                for f in FIGURES if any(f in figures[n] for n in names)]
+    refusals = [run for run in e["runs"] if not _answerable(run["figures"])]
+    if refusals:
+        out += ["", "Questions the articles do not answer (files of `abstain` questions only; *refused* is `abstain_rate`, "
+                    "hybrid retrieval):", "",
+                "| questions | corpus | part | questions | refused |", "|---|---|---|---|---|"]
+        for run in refusals:
+            f = next(iter(run["figures"].values()))
+            corpus = _option(run["command"], "--corpus")
+            corpus = f"`{corpus}`" if corpus else "the seeds (the published index)"
+            out.append(f"| `{_option(run['command'], '--questions')}` | {corpus} | {_option(run['command'], '--part', 'all')} "
+                       f"| {f['questions']} | {f['abstain_rate']} |")
+    if e.get("stores"):
+        out += ["", "Both stores on the reporting parts (hybrid retrieval), each index built from scratch with the real "
+                    "model; Milvus is milvus-lite, in process:", "",
+                "| set (reporting part) | store | " + " | ".join(STORE_FIGURES) + " |",
+                "|---|---|" + "---|" * len(STORE_FIGURES)]
+        for s in e["stores"]:
+            for store in ("files", "milvus-lite"):
+                out.append(f"| {s['set']} | {store} | " + " | ".join(str(s[store].get(f, "—")) for f in STORE_FIGURES)
+                           + " |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval", action="store_true", help="run make eval's commands and both stores' eval first")
+    args = parser.parse_args()
+    if args.eval:
+        run_eval()
+    write_page()
+    print(f"rewrote the generated parts of {PAGE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -132,7 +132,7 @@ def write_results(results: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (RESULTS / "results.md").write_text(report.markdown(results))
-    report.copy_into_readme(report.markdown(results))
+    report.copy_into_docs(report.markdown(results))
     report.plot(results, RESULTS / "ask_latency.png")
     print(report.markdown(results))
 

@@ -10,7 +10,7 @@ the build and refresh figures are the stores' own work (reading the folder, hash
 writing, term statistics), not the model's. Questions are asked in turns, one store after the other,
 so both see the same machine load; the figures to read are the ratios. Writes
 benchmarks/results/stores.json, which `run.py` (and `run.py --report-only`) puts into results.md and
-the README.
+docs/benchmarks.md.
 """
 
 from __future__ import annotations

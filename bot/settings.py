@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.articles.folder import MAX_ARTICLE_BYTES
 from retrieval.embed.embedders import DEFAULT_MODEL
 from retrieval.answer.reader import MODEL_DIR as READER_DIR
+
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -41,12 +44,20 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(20, ge=1, description="requests a client may make at once before the per-minute rate applies")
     max_body_bytes: int = Field(16 * 1024, ge=1024, description="larger request bodies are refused with 413")
     # Telegram
-    telegram_token: str | None = Field(None, description="the bot's token from @BotFather; `citeqa telegram` needs it")
+    telegram_token: SecretStr | None = Field(None, description="the bot's token from @BotFather; `citeqa telegram` needs it")
     telegram_api_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL, as python-telegram-bot's base_url takes it (the token is appended)")
-    telegram_webhook_secret: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,256}$", description="secret Telegram sends with each webhook update; with the token set, the HTTP API serves POST /telegram/webhook")
+    telegram_webhook_secret: SecretStr | None = Field(None, description="secret Telegram sends with each webhook update; with the token set, the HTTP API serves POST /telegram/webhook")
     telegram_rate_limit: int = Field(6, ge=0, description="questions a chat may ask per window; 0 turns the limit off")
     telegram_rate_window_seconds: float = Field(60, gt=0, description="the window of the per-chat rate limit")
     telegram_examples: list[str] = Field(default_factory=list, description="example questions /start shows (JSON list); empty: made from article titles")
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_telegram_accepts(cls, secret: SecretStr | None) -> SecretStr | None:
+        # Telegram's own rule for secret_token; checked here, since a SecretStr takes no pattern.
+        if secret is not None and not WEBHOOK_SECRET.fullmatch(secret.get_secret_value()):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return secret
 
 
 def make_store(settings: Settings):

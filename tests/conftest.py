@@ -88,19 +88,19 @@ def news_index(tmp_path) -> tuple[Path, Path]:
     return corpus, tmp_path / "news-index"
 
 
+def poll_until(condition, what: str = "condition", seconds: float = 60.0, every: float = 0.02) -> None:
+    """Poll until condition() is true; fail with `what` after a generous deadline (a loaded 2-core machine)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(every)
+
+
 @pytest.fixture
 def wait_until():
-    """wait_until(condition, what): poll until condition() is true; fail with `what` after a generous deadline."""
-    import time
-
-    def wait(condition, what: str = "condition", seconds: float = 60.0, every: float = 0.02):
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gave up waiting for {what}")
-            time.sleep(every)
-
-    return wait
+    """wait_until(condition, what): poll_until as a fixture."""
+    return poll_until
 
 
 @pytest.fixture

@@ -61,14 +61,21 @@ def test_bad_questions_are_refused(seeds_engine, question):
         ask(seeds_engine, question)
 
 
-def test_odd_but_valid_questions_are_answered_or_declined(seeds_engine):
-    for question in ["\u202eWho presided?\u202c", "🤔🤔🤔", "<script>alert(1)</script>", "a\x00b\x07c?", "**who** `attended`?"]:
-        answer = ask(seeds_engine, question)
-        assert answer.abstained or answer.citations
+def test_odd_but_valid_questions_are_read_through_their_noise(seeds_engine):
+    """Direction marks and markdown do not change which sentence answers; questions with nothing to
+    search for are refused with nothing cited, not answered at random."""
+    for odd, plain in [("\u202eWho presided?\u202c", "Who presided?"), ("**who** `attended`?", "who attended?")]:
+        noisy, clean = ask(seeds_engine, odd), ask(seeds_engine, plain)
+        assert not noisy.abstained and noisy.citations
+        first = [(c.passage_id, c.sentences[0]) for c in (noisy.citations[0], clean.citations[0])]
+        assert first[0] == first[1], odd
+    for nonsense in ["🤔🤔🤔", "<script>alert(1)</script>", "a\x00b\x07c?"]:
+        answer = ask(seeds_engine, nonsense)
+        assert answer.abstained and answer.citations == () and answer.span is None, nonsense
 
 
 def test_dev_set_figures(seeds_engine):
-    """Regression bands around what `citeqa eval` measured (README), not every question right."""
+    """Regression bands around what `citeqa eval` measured (docs/benchmarks.md), not every question right."""
     conversations = load_questions(SHARED / "eval" / "dev.jsonl")
     whole = evaluate(seeds_engine, conversations).figures
     # Measured: hit@1 0.909 (10 of 11), hit@3 1.0, answer_hit 1.0, span_f1_all 0.65, abstain_rate 1.0.
@@ -111,7 +118,7 @@ def test_xquad_figures_generalise(xquad_engine):
     """The reporting half of XQuAD (articles no weight was fitted on), retrieval over all 240 paragraphs."""
     figures = evaluate(xquad_engine, select_part(load_questions(SHARED / "eval" / "xquad" / "dev.jsonl"),
                                                  "reporting")).figures
-    # Measured (README): hit@1 0.936, answer_hit 0.895, span_f1_all 0.719, false_abstain 0.017; bands of
+    # Measured (docs/benchmarks.md): hit@1 0.936, answer_hit 0.895, span_f1_all 0.719, false_abstain 0.017; bands of
     # a few questions, since the torch and ONNX embedders' vectors differ in the last digits.
     assert figures["hit@1"] >= 0.92
     assert figures["answer_hit"] >= 0.88

@@ -32,6 +32,8 @@ BRIDGE = "Who opened the new harbour bridge of Port Alba?"
 FERRY = "How many years did the captain steer the old ferry of Port Alba?"
 OFF_TOPIC = "What is the capital of Mongolia?"
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 
 def make_settings(tmp_path: Path, corpus: Path, index: Path, **overrides) -> Settings:
     values = dict(corpus=corpus, index=index, model="hashing-256", conversations=tmp_path / "conversations.sqlite",
@@ -166,6 +168,7 @@ def test_every_thread_of_a_citeqa_process_starts_with_one_openmp_thread():
 import threading
 import bot.cli  # the entry point: as `citeqa serve` starts
 import faiss, numpy, torch
+
 seen = []
 worker = threading.Thread(target=lambda: seen.extend([torch.get_num_threads(), faiss.omp_get_max_threads()]))
 worker.start(); worker.join()

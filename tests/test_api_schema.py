@@ -14,10 +14,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from bot.api.app import create_app
+from conftest import poll_until
 from bot.settings import Settings
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.index.files.refresh import build
+
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 ADMIN = "schema-admin-token"
@@ -43,15 +46,8 @@ def api_schema(tmp_path_factory, wait_until_module):
 
 @pytest.fixture(scope="module")
 def wait_until_module():
-    import time
-
-    def wait(condition, what):
-        deadline = time.monotonic() + 60
-        while not condition():
-            assert time.monotonic() < deadline, f"gave up waiting for {what}"
-            time.sleep(0.02)
-
-    return wait
+    """poll_until for module-scoped fixtures (the function-scoped `wait_until` cannot serve them)."""
+    return poll_until
 
 
 def test_every_operation_is_fuzzed(api_schema):

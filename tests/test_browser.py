@@ -16,6 +16,8 @@ from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.index.files.refresh import build
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

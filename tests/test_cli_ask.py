@@ -10,6 +10,8 @@ import pytest
 from retrieval.answer.reader import MODEL_DIR
 from tests.conftest import citeqa_env, run_citeqa, write_corpus
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 
 @pytest.fixture
 def indexed(tmp_path):

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import citeqa_env, run_citeqa, write_corpus
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 QUESTIONS = [
     {"id": "b1", "question": "Who opened the new harbour bridge?", "article": "harbour", "evidence": "Ines Duarte",
      "answer": ["Ines Duarte"]},

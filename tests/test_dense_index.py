@@ -16,6 +16,8 @@ from retrieval.index.files.refresh import build, refresh
 
 from conftest import SEEDS, SHARED
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 XQUAD = SHARED / "eval" / "xquad"
 
 

@@ -14,6 +14,8 @@ import pytest
 from retrieval.errors import ReaderUnavailable
 from retrieval.answer.reader import MAX_ANSWER_TOKENS, MODEL_DIR, REBUILD_COMMAND, Reader, _tokenizer, decode_sentences, make_windows
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 CONTEXT = ("On March 3, 2021, the mayor of Port Alba, Ines Duarte, opened the new harbour bridge. "
            "The bridge cost 40 million euros and took three years to build. ")
 

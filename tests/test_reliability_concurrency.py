@@ -16,6 +16,8 @@ from retrieval.embed.embedders import HashingEmbedder
 from retrieval.index.files.refresh import build, refresh
 from retrieval.types import Turn
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 CLIENTS = 8
 QUESTIONS = 1200  # in all, by the 8 clients (each question runs the reader: 2,400 took over a minute here)
 QUESTIONS_PER_VERSION = 150  # answered from each new version before the next refresh

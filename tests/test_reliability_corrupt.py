@@ -12,11 +12,14 @@ from fastapi.testclient import TestClient
 from bot.api.app import create_app
 from bot.settings import Settings
 from conftest import ServedCiteqa, assert_cites_its_version, citeqa_env, run_citeqa, write_corpus
+from retrieval.checksums import sha256_file
 from retrieval.index.files import versions as store
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.errors import IndexCorrupt
 from retrieval.index.files.refresh import build, refresh
+
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def behind_its_checksum(name: str, change) -> callable:
         change(version / name)
 
         def with_checksum(manifest):
-            manifest["files"][name]["sha256"] = store.sha256_file(version / name)
+            manifest["files"][name]["sha256"] = sha256_file(version / name)
             return manifest
 
         rewrite_manifest(version, with_checksum)

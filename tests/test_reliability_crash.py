@@ -17,6 +17,8 @@ from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine, ask
 from retrieval.index.files.refresh import build, refresh
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 POINTS = ["embedding", "writing", "before-publish", "replacing-pointer", "after-publish"]
 # One made-up keeper per checkpoint: the article that the killed refresh was adding.
 KEEPERS = {"embedding": "Amberly", "writing": "Brisco", "before-publish": "Calloway",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,18 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import NEWS, write_corpus
+from conftest import NEWS, free_port, write_corpus
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.index.files.refresh import build
 
 ADMIN = "process-admin-token"
 CITEQA = Path(sys.executable).with_name("citeqa")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from retrieval.search.ranking import search
 from retrieval.errors import StoreUnavailable
 from retrieval.index.connect import open_store
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 pytest.importorskip("pymilvus")
 
 KINDS = ("files", "milvus")

@@ -16,6 +16,8 @@ from bot.telegram.handlers import APOLOGY, EDITED, EXPIRED_BUTTON, NOT_TEXT, Cha
 from retrieval.engine import Engine
 from retrieval.index.files.refresh import build
 
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
+
 QUESTION = "Who opened the new harbour bridge?"
 GROUP = -1001
 

@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient
 from bot.conversation_store import ConversationStore
 from bot.settings import Settings
 from bot.telegram.transport import mount_webhook
+import pytest
+
+pytestmark = pytest.mark.slow  # servers, processes, a browser or many builds: not in `make test-fast`
 
 SECRET = "s3cret-Token_1"
 RIGHT = {"X-Telegram-Bot-Api-Secret-Token": SECRET}

@@ -12,6 +12,44 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT.parent / "shared" / "pages"  # real saved pages, read where they are (never copied here)
 
+# Per saved page: what its metadata says, sentences of the article, and strings only its menus and footers hold.
+SAVED = {
+    "theguardian.com.academics": dict(
+        title="Thousands of UK academics 'treated as second-class citizens'", published="2020-01-20",
+        author="Richard Adams",
+        url="http://www.theguardian.com/education/2020/jan/20/thousands-of-uk-academics-treated-as-second-class-citizens",
+        sentences=["The report by the University and College Union claims institutions have created a pool of low-paid "
+                   "staff to teach undergraduates"],
+        menu=["Support The Guardian", "International edition", "Account details", "Emails & marketing"]),
+    "theverge.com.ios13": dict(
+        title="iOS 13 will fix the FaceTime eye contact problem", published="2019-07-03", author="Jon Porter",
+        url="https://www.theverge.com/2019/7/3/20680681/ios-13-beta-3-facetime-attention-correction-eye-contact",
+        sentences=["The feature, which was spotted by Mike Rundle on Twitter, only appears to be working on the iPhone XS"],
+        menu=["Follow The Verge on Twitter", "The Verge main menu", "Community Guidelines", "Ethics Statement"]),
+    "vice.com.amazon": dict(
+        title="The Amazon Is on Fire and the Smoke Can Be Seen from Space", published="2019-08-21",
+        author="Madeleine Gregory",
+        url="https://www.vice.com/en_uk/article/d3avvm/the-amazon-is-on-fire-and-the-smoke-can-be-seen-from-space",
+        sentences=["In the middle of the day on Monday, the sky above São Paulo, Brazil went dark."],
+        menu=["Skip to main content", "Save Yourselves", "United Kingdom"]),
+    "salon.com.emissions": dict(
+        title="Despite everything, U.S. emissions dipped in 2019", published="2020-01-10", author="Nathanael Johnson",
+        url="https://www.salon.com/2020/01/10/despite-everything-u-s-emissions-dipped-in-2019_partner/",
+        sentences=["The U.S. is burning less coal."],
+        menu=["News & Politics", "Economy & Innovation", "Reproduction of material from any Salon pages"]),
+    "kulu-media.com.meta-outage": dict(
+        title="Meta Outage Hits Facebook, Instagram and Messenger", published="2026-06-12",
+        author="Kulu Media News Desk", url="https://kulu-media.com/meta-outage-hits-facebook-instagram-and-messenger/",
+        sentences=["The widespread disruption triggered thousands of complaints as users reported login failures"],
+        menu=["Terms and Conditions", "Cookie Policy (EU)", "All Rights Reserved"]),
+}
+PARAGRAPHS = ["The café on the quay, run by Inês Duarte since 2009, will close its doors on Friday after the harbour "
+              "authority declined to renew its lease, the owner said.",
+              "Regulars called the decision “naïve”: the café’s crème brûlée sold for €5 and drew visitors from "
+              "the whole coast, according to the tourist office.",
+              "The authority said the building needed repairs costing 300,000 euros and would reopen as a ferry "
+              "ticket office next spring."]
+
 
 @dataclass
 class Answer:
@@ -46,8 +84,13 @@ class Site:
             def do_GET(self):
                 site._serve(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):  # a client that hung up on purpose: no traceback
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def url(self, path: str) -> str:

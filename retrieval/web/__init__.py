@@ -1,0 +1,1 @@
+"""Web sources: saved pages and feeds read into article files of the corpus folder (see collect.collect)."""
