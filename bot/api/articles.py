@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from bot.api.questions import NOT_FOUND
-from bot.api.schemas import ArticleList, ArticleOut, ArticleSummary, PassageOut, PassageSpan
+from bot.api.schemas import NOT_FOUND, ArticleList, ArticleOut, ArticleSummary, PassageOut, PassageSpan
 
 router = APIRouter(tags=["articles"])
 

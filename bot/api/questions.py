@@ -8,14 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
-from bot.api.schemas import CONVERSATION_ID, AskIn, AskOut, Error, FeedbackIn
+from bot.api.schemas import CONVERSATION_ID, NOT_FOUND, AskIn, AskOut, FeedbackIn
 from bot.conversation_store import converse
 from retrieval.question.filters import Filters
 
 # Conversations of the web API live beside the Telegram bot's in one store; the prefix keeps an HTTP
 # client from reading or extending a Telegram chat's context by guessing its id.
 CONVERSATION_PREFIX = "api:"
-NOT_FOUND = {404: {"model": Error, "description": "not found"}}
 
 router = APIRouter(tags=["questions"])
 

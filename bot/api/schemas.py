@@ -156,3 +156,7 @@ class Ready(BaseModel):
 class Error(BaseModel):
     detail: str
     errors: list[dict] | None = Field(None, description="for 422: each field that was refused, and why")
+
+
+# The 404 response a route that looks something up documents.
+NOT_FOUND = {404: {"model": Error, "description": "not found"}}

@@ -130,7 +130,6 @@ class Held:
     settings: dict | None
     hashes: dict[str, str]  # article id -> content hash
     next_row: int
-    passages: int
     article: Callable[[str], Article]  # an indexed article read back
 
 

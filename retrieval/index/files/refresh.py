@@ -87,4 +87,4 @@ def _published(index_dir: Path) -> store.IndexVersion | None:
 
 def _held(version: store.IndexVersion) -> Held:
     return Held(version.model, version.manifest.get("settings"), version.articles.hashes(), version.manifest["next_row"],
-                len(version.passages), lambda article_id: version.articles[article_id])
+                lambda article_id: version.articles[article_id])

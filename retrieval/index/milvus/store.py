@@ -189,7 +189,7 @@ class MilvusStore:
                                        f"vectors of dimension {held_dimension}, its corpus record says "
                                        f"{record['dimension']}: run `citeqa index`")
             held = Held(record["model"], record["settings"], self._hashes(generation), record["next_row"],
-                        record["passages"], lambda article_id: self._article(generation, article_id))
+                        lambda article_id: self._article(generation, article_id))
         decided = plan(corpus, held, embedder.name, max_bytes, settle_seconds)
         if decided.up_to_date:
             return decided.report(passages=record["passages"], seconds=time.perf_counter() - started)
