@@ -50,6 +50,9 @@ eval: install
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/unanswerable_xquad.jsonl
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/swapped_unseen_xquad.jsonl
 	$(BIN)/citeqa eval --part reporting --corpus ../shared/eval/xquad/corpus --questions tests/data/swapped_elsewhere_xquad.jsonl
+	# Conversations (CoQA over CNN stories, shared/convqa): each asked over its own story as CoQA is, then searched openly.
+	$(BIN)/citeqa eval --part reporting --corpus ../shared/convqa/coqa-cnn-dev/corpus --questions ../shared/convqa/coqa-cnn-dev/conversations.jsonl
+	$(BIN)/citeqa eval --part reporting --search-openly --corpus ../shared/convqa/coqa-cnn-dev/corpus --questions ../shared/convqa/coqa-cnn-dev/conversations.jsonl
 
 # Every performance figure next to its limit (benchmarks/run.py): writes benchmarks/results/ and the tables of docs/benchmarks.md, about 7 minutes.
 bench: install

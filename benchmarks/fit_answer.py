@@ -14,6 +14,13 @@ Fits, in order:
    model fitted without the question's own article (five folds by article): a threshold read off
    the model's own training questions refuses fewer of them than of questions it never saw.
 
+`--abstention-only` skips 0 and 1 and reads the reading settings as shipped.
+
+Conversational turns (issue 34): the turns after the first of the CoQA CNN conversations' tuning part, each
+asked in its conversation over its story as `citeqa eval` asks it, are answerable questions of the
+abstention fit: a follow-up such as "And his title?" is not "too little to answer" when the conversation
+supplies the rest. (First turns are left out: a run's first turn there leans on turns the data does not have.)
+
 Questions: the seed and XQuAD development sets, tests/data/unanswerable_*.jsonl (written by hand) and
 tests/data/swapped_*.jsonl (near-topic ones made from the development questions by
 benchmarks/swapped_names.py), split by article with `evaluate.part_of`; the reporting parts are never
@@ -40,10 +47,10 @@ sys.path.insert(0, str(ROOT))
 
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.answer.abstention import WEIGHTS, signals  # noqa: E402
-from retrieval.engine import Engine, gather  # noqa: E402
+from retrieval.engine import Engine, ask, gather  # noqa: E402
 from retrieval.evaluate.metrics import is_short, token_f1  # noqa: E402
 from retrieval.evaluate.run import load_questions, part_of  # noqa: E402
-from retrieval.answer.spans import read, reader_term  # noqa: E402
+from retrieval.answer.spans import READ_SENTENCES, READER_TERM, W_SENTENCE, read, reader_term  # noqa: E402
 from retrieval.index.files.refresh import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -53,6 +60,7 @@ SETS = [
     (SHARED / "xquad/corpus", [SHARED / "xquad/dev.jsonl", ROOT / "tests/data/unanswerable_xquad.jsonl",
                                ROOT / "tests/data/swapped_unseen_xquad.jsonl", ROOT / "tests/data/swapped_elsewhere_xquad.jsonl"]),
 ]
+COQA = ROOT.parent / "shared" / "convqa" / "coqa-cnn-dev"
 GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 TERMS = ("score", "margin", "logprob")
 
@@ -67,6 +75,22 @@ def tuning_questions(embedder):
                 for conversation in load_questions(path):
                     if part_of(conversation) == "tuning":
                         yield conversation, gather(engine, conversation[0].question), engine.reader
+
+
+def conversational_turns(embedder):
+    """(item, gathered, reader) for every turn after the first of the CoQA tuning part, asked in its
+    conversation (the history is the product's own earlier answers) over its story."""
+    with tempfile.TemporaryDirectory() as scratch:
+        build(COQA / "corpus", Path(scratch), embedder)
+        engine = Engine.open(Path(scratch), embedder)
+        for conversation in load_questions(COQA / "conversations.jsonl"):
+            if part_of(conversation) != "tuning":
+                continue
+            history = []
+            for k, item in enumerate(conversation):
+                if k:
+                    yield item, gather(engine, item.question, history, article_ids=item.article_ids), engine.reader
+                history.append(ask(engine, item.question, history, article_ids=item.article_ids).as_turn())
 
 
 def fit_search(embedder) -> dict:
@@ -109,9 +133,6 @@ def ranked(readings, w: float, term: str = "score"):
 
 
 def main() -> None:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
-
     embedder = make_embedder(Settings())
     fitted: dict[str, dict] = {}
     if "--skip-search" not in sys.argv:
@@ -119,7 +140,11 @@ def main() -> None:
     if "--search-only" in sys.argv:
         return write(fitted) if "--write" in sys.argv else None
     data = [(conversation[0], g, reader, article_key(conversation)) for conversation, g, reader in tuning_questions(embedder)]
-    short = [(item, g, reader) for item, g, reader, _ in data if not item.abstain and g.hits
+    data += [(item, g, reader, item.article) for item, g, reader in conversational_turns(embedder)]
+    if "--abstention-only" in sys.argv:
+        fit_abstention(data, (READ_SENTENCES, READER_TERM, W_SENTENCE), fitted)
+        return write(fitted) if "--write" in sys.argv else None
+    short = [(item, g, reader) for item, g, reader, _ in data if not item.abstain and g.hits and item.kind is None
              and item.answer and is_short(item.answer)]
     print(f"{len(data)} tuning questions, {len(short)} with a short answer")
     results = {}
@@ -145,6 +170,16 @@ def main() -> None:
     fitted["reading"] = {"values": {"READ_SENTENCES": best[0], "READER_TERM": best[1], "W_SENTENCE": best[2]},
                          "figures": {"span_f1": round(results[best][0], 4), "answer_in_first_sentence": round(results[best][1], 4),
                                      "questions": len(short)}}
+
+    fit_abstention(data, best, fitted)
+    if "--write" in sys.argv:
+        write(fitted)
+
+
+def fit_abstention(data, best, fitted: dict) -> None:
+    """The abstention model and MAX_DOUBT, with `best` the reading settings (READ_SENTENCES, READER_TERM, W_SENTENCE)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
 
     names = list(WEIGHTS)
     x, y, groups = [], [], []
@@ -178,9 +213,8 @@ def main() -> None:
                    "BIAS": round(float(model.intercept_[0]), 2), "MAX_DOUBT": round(float(chosen), 3)},
         "figures": {"questions": len(y), "unanswerable": int(y.sum()),
                     "out_of_fold_abstain_rate": round(float((held_out[y] > chosen).mean()), 3),
-                    "out_of_fold_false_abstain": round(float((held_out[~y] > chosen).mean()), 4)}}
-    if "--write" in sys.argv:
-        write(fitted)
+                    "out_of_fold_false_abstain": round(float((held_out[~y] > chosen).mean()), 4),
+                    "conversational_turns": sum(1 for item, *_ in data if item.kind is not None)}}
 
 
 def write(fitted: dict[str, dict]) -> None:
@@ -192,6 +226,7 @@ def write(fitted: dict[str, dict]) -> None:
         data["manifest"]["figures"][group] = result["figures"]
     data["manifest"]["data"] = {os.path.relpath(f, ROOT): sha256_of(f) for corpus, files in SETS
                                 for f in [corpus, *files]}
+    data["manifest"]["data"][os.path.relpath(COQA, ROOT)] = sha256_of(COQA)
     reader = json.loads((ROOT / "retrieval/models/reader/manifest.json").read_text(encoding="utf-8"))
     data["manifest"]["reader_sha256"] = reader["sha256"]
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

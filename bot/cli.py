@@ -173,6 +173,8 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
              index: IndexOption = None,
              retriever: Annotated[Optional[str], typer.Option(help="dense, bm25, rrf or hybrid; several comma-separated")] = None,
              part: Annotated[str, typer.Option(help="all, or the tuning or reporting half (split by article)")] = "all",
+             search_openly: Annotated[bool, typer.Option("--search-openly", help="ask a conversation that names its "
+                                                         "articles over the whole corpus instead")] = False,
              as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
              verbose: Annotated[bool, typer.Option("--verbose", help="list every miss")] = False) -> None:
     """Measure hit@k, answers and abstention on a questions file."""
@@ -197,7 +199,7 @@ def evaluate(questions: Annotated[Path, typer.Option(help="questions file (JSON 
                                              max_bytes=settings.max_article_bytes, dense_index=settings.dense_index)
             results = {}
             for name in retrievers:
-                report = run_eval(_engine(settings, name, embedder), conversations)
+                report = run_eval(_engine(settings, name, embedder), conversations, restrict=not search_openly)
                 results[name] = report
     except CiteqaError as err:
         raise _fail(err)

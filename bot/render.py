@@ -24,8 +24,10 @@ def plain_text(answer: Answer, quote_chars: int = 300) -> str:
 
 
 FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "span_exact_all", "span_f1_all",
-           "false_abstain", "abstain_rate",
-           "followup_hit@3", "followup_answer_hit", "followup_false_abstain", "ask_p50_ms", "ask_p95_ms", "questions")
+           "false_abstain", "abstain_rate", "article@1",
+           "followup_hit@3", "followup_answer_hit", "followup_false_abstain", "followup_article@1",
+           "coqa_f1", "first_turn_coqa_f1", "followup_coqa_f1", "coqa_f1/span", "coqa_f1/yesno", "coqa_f1/free",
+           "yesno_right", "refused", "ask_p50_ms", "ask_p95_ms", "questions")
 
 
 def figures_table(results: dict[str, dict]) -> str:
@@ -47,6 +49,9 @@ def telegram_html(answer: Answer, quote_chars: int = 120, note: str | None = Non
     """`note` in italics when given, the answer with its span in bold, then the numbered citations; one
     string per message (the note is split with the rest, so no message outgrows Telegram's limit)."""
     blocks = [f"<i>{escape(note)}</i>"] if note else []
+    if answer.abstained and answer.details.get("needs_context"):
+        blocks.append(escape(answer.text))
+        return split_html("\n\n".join(blocks))
     if answer.abstained:
         blocks.append(f"{escape(answer.text)} Nothing in the articles I know answers that. Try asking it another "
                       "way, or send /sources to see which articles I have.")
@@ -114,6 +119,8 @@ def telegram_sources(articles: list[tuple[str, str | None]]) -> list[str]:
 
 def _with_span(text: str, span: str | None) -> str:
     at = text.find(span) if span else -1
+    if at < 0 and span and text[:len(span)].lower() == span.lower():  # the verdict leads: "Yes. ..."
+        at, span = 0, text[:len(span)]
     if at >= 0:
         return f"{escape(text[:at])}<b>{escape(span)}</b>{escape(text[at + len(span):])}"
     return f"<b>{escape(span)}</b>\n{escape(text)}" if span else escape(text)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Collection, Sequence
 
 from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
-from retrieval.answer.compose import abstain, compose
+from retrieval.answer.compose import abstain, ask_what_about, compose
 from retrieval.answer.abstention import signals
+from retrieval.answer.verdict import evidence as verdict_evidence, verdict
 from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
 from retrieval.question.query import Query, parse
@@ -161,6 +162,8 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     g = gather(engine, question, history, top_k, article_ids, retriever)
     q = g.query
     fields = dict(search_query=q.search_query, index_version=g.index.name)
+    if not q.terms and not history and article_ids is None:  # "When?" opening a conversation, over everything
+        return ask_what_about(q.asked, **fields)
     if not g.hits:
         return abstain(q.asked, **fields)
     best = g.readings[0] if g.readings else None
@@ -173,4 +176,10 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     chosen = choose_readings(g.readings)
     fields["details"]["reader"] = {"span_score": round(best.span_score, 3), "null_score": round(best.null_score, 3),
                                    "probability": round(best.probability, 4)}
+    if q.yes_no:
+        # The sentence the reader found most to say in decides it; the verdict only when the model is sure.
+        decides = chosen[0].sentence
+        said = verdict(q.text, decides.text)
+        fields["details"]["verdict"] = verdict_evidence(q.text, decides.text).as_dict()
+        return compose(q.asked, [decides], span=said, lead=f"{said.capitalize()}." if said else "", **fields)
     return compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields)

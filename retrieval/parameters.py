@@ -15,6 +15,7 @@ EXPECTED = {
     "sentences": ("W_BIGRAM", "W_RANK", "W_TYPE", "W_LONG", "PRIOR_POWER"),
     "reading": ("W_SENTENCE", "READER_TERM", "SECOND_MARGIN", "READ_SENTENCES"),
     "abstention": ("WEIGHTS", "BIAS", "MAX_DOUBT"),
+    "verdict": ("WEIGHTS", "BIAS", "MIN_SURE"),
 }
 
 

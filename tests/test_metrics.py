@@ -79,3 +79,72 @@ def test_an_unknown_or_empty_part_is_a_clear_error():
     only_tuning = [c for c in conversations if part_of(c) == "tuning"]
     with pytest.raises(BadQuestionsFile, match="reporting part of these questions is empty"):
         select_part(only_tuning, "reporting")
+
+
+# CoQA's turns (shared/convqa): free-text answers, a kind, and the articles the conversation is asked over.
+SPAN = Item("c1", "What is his title?", "s", "Secretary of State John Kerry", kind="span",
+            answers=("Secretary of State",), article_ids=("s",))
+YES = Item("c1.2", "Did he backpedal?", "s", "had to backpedal", kind="yesno", answers=("Yes",), article_ids=("s",))
+NO_TURN = Item("c1.3", "Was it once?", "s", "more than once", kind="yesno", answers=("No, more than once",),
+               article_ids=("s",))
+FREE = Item("c1.4", "And his title?", "s", "Sen. John McCain", kind="free", answers=("Senator",), article_ids=("s",))
+
+
+def test_coqa_figures_by_hand():
+    answered = [
+        # "the Secretary of State" against "Secretary of State": exact after normalisation, F1 1
+        (SPAN, Answer("", "x [1]", (cite(1, "s", "Secretary of State John Kerry"),), span="the Secretary of State"), False),
+        # a right verdict; the verdict is all CoQA scores
+        (YES, Answer("", "Yes. x [1]", (cite(1, "s", "had to backpedal"),), span="yes"), True),
+        # a wrong verdict ("yes" against "No, more than once"): F1 0 and not right
+        (NO_TURN, Answer("", "Yes. x [1]", (cite(1, "x", "elsewhere"),), span="yes"), True),
+        # refused: F1 0, counted as refused
+        (FREE, Answer("", "The articles don't say.", (), abstained=True, span="Senator"), True),
+    ]
+    f = score(answered)
+    assert f["coqa_f1"] == pytest.approx(2 / 4) and f["first_turn_coqa_f1"] == 1.0
+    assert f["followup_coqa_f1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert f["coqa_f1/span"] == 1.0 and f["coqa_f1/yesno"] == 0.5 and f["coqa_f1/free"] == 0.0
+    assert f["yesno_right"] == 0.5 and f["counts"]["yesno_right"] == 2
+    assert f["refused"] == 0.25
+    # the first citation's article: right on the first turn; right, then wrong, on the follow-ups that cite
+    assert f["article@1"] == 1.0 and f["followup_article@1"] == 0.5 and f["counts"]["followup_article@1"] == 2
+
+
+def test_a_span_answer_without_a_span_scores_zero_but_is_not_a_refusal():
+    f = score([(SPAN, Answer("", "x [1]", (cite(1, "s", "Secretary of State John Kerry"),), span=None), False)])
+    assert f["coqa_f1"] == 0.0 and f["refused"] == 0.0
+
+
+def test_conversations_carry_their_articles_and_kinds(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "c", "article_ids": ["s"], "turns": [{"question": "Who?", "article": "s", '
+                    '"evidence": "x", "answers": ["Kerry"], "kind": "span"}, {"question": "Did he?", '
+                    '"article": "s", "evidence": "x", "answers": ["yes"], "kind": "yesno"}]}\n')
+    [conversation] = load_questions(path)
+    assert [t.kind for t in conversation] == ["span", "yesno"] and conversation[1].article_ids == ("s",)
+    assert conversation[0].answers == ("Kerry",)
+
+
+@pytest.mark.parametrize("record, expected", [
+    ('{"turns": [{"question": "Who?", "kind": "maybe"}]}', "kind 'maybe' is none of span, yesno, free"),
+    ('{"article_ids": "s", "turns": [{"question": "Who?"}]}', "article_ids must be a list"),
+    ('{"article_ids": [3], "turns": [{"question": "Who?"}]}', "article_ids must be a list"),
+    ('{"question": "Who?", "answers": [1]}', "answer and answers must be lists of strings"),
+])
+def test_a_bad_conversation_record_is_a_clear_error(tmp_path, record, expected):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(record + "\n")
+    with pytest.raises(BadQuestionsFile, match="line 1"):
+        try:
+            load_questions(path)
+        except BadQuestionsFile as err:
+            assert expected in str(err)
+            raise
+
+
+def test_coqa_conversations_split_by_story():
+    conversations = load_questions(SHARED / "convqa" / "coqa-cnn-dev" / "conversations.jsonl")
+    tuning, reporting = select_part(conversations, "tuning"), select_part(conversations, "reporting")
+    assert not {c[0].article for c in tuning} & {c[0].article for c in reporting}
+    assert all(t.article_ids == (t.article,) for c in conversations for t in c)

@@ -96,6 +96,17 @@ def test_damaged_weights_are_refused(tmp_path, damage):
         Reader(tmp_path / "reader")
 
 
+def test_a_head_the_manifest_promises_but_the_weights_lack_is_refused_at_load(tmp_path):
+    """A manifest naming a yes/no head (kind_logits) over weights without one: not ready, one line."""
+    shutil.copytree(MODEL_DIR, tmp_path / "reader")
+    manifest_path = tmp_path / "reader" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["outputs"] = ["start_logits", "end_logits", "kind_logits"]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ReaderUnavailable, match="lack the output kind_logits.*train_reader.py"):
+        Reader(tmp_path / "reader")
+
+
 @pytest.mark.parametrize("damage", ["missing", "other"])
 def test_a_missing_or_wrong_tokenizer_beside_the_weights_is_refused(tmp_path, damage):
     """A reader tuned from an encoder other than the packaged MiniLM ships its tokenizer, checked like its weights."""

@@ -35,6 +35,19 @@ def test_the_span_is_bold_where_it_stands_or_leads_when_it_does_not():
     _checked_text(inside, "HTML"), _checked_text(apart, "HTML")
 
 
+def test_a_verdict_leads_in_bold():
+    [html] = telegram_html(answer(text=f"Yes. {CITED} [1]", span="yes"))
+    assert html.startswith("<b>Yes</b>. Tom &amp; Jerry")
+    _checked_text(html, "HTML")
+
+
+def test_a_question_with_nothing_to_lean_on_gets_the_plain_request_alone():
+    asked = Answer("When?", "What is it about? Ask it with who or what you mean.", abstained=True,
+                   details={"needs_context": True})
+    [html] = telegram_html(asked)
+    assert html == "What is it about? Ask it with who or what you mean." and "/sources" not in html
+
+
 def test_an_abstention_says_so_and_points_to_sources():
     [html] = telegram_html(Answer("q?", "The articles don't say.", abstained=True))
     assert "The articles don&#x27;t say." in html and "/sources" in html

@@ -9,7 +9,7 @@ from one corpus to another are combined by a logistic model:
 - whether the question names something the corpus never mentions at all;
 - the reader's best span over its window's "no answer" score, and that span's probability.
 The weights were fitted by `benchmarks/fit_answer.py` on the tuning parts only (split by article) of
-the seed and XQuAD dev questions, of the unanswerable questions written for both corpora in
+the seed and XQuAD dev questions, of the CoQA CNN conversations' follow-up turns, of the unanswerable questions written for both corpora in
 tests/data/, and of the near-topic ones made from the dev questions by swapping a name
 (benchmarks/swapped_names.py): "How many patent applications did Shanghai file?" over articles
 about Beijing reads like an answerable question, and the hand-written few were too few to fit on.
@@ -69,8 +69,9 @@ def signals(query: Query, hits: list[Hit], scored: list[Sentence], index, readin
     named = sum(any(re.search(form, mentioned) for form in forms) for forms in query.name_forms)
     return Signals(
         cosine=max((h.dense for h in hits if h.dense is not None), default=0.0),
-        sentence_coverage=query.coverage(set(scored[0].terms)) if scored else 0.0,
-        passage_coverage=max((query.coverage(index.passage_terms(h.passage)) for h in hits), default=0.0),
+        # Of the resolved question: a follow-up is not "too little to answer" when the conversation supplies the rest.
+        sentence_coverage=query.resolved_coverage(set(scored[0].terms)) if scored else 0.0,
+        passage_coverage=max((query.resolved_coverage(index.passage_terms(h.passage)) for h in hits), default=0.0),
         entity_coverage=named / len(query.name_forms) if query.name_forms else 1.0,
         # A name with a word the whole corpus never contains: "Eiffel Tower", "Beijing National Stadium"
         # (numbers aside: "2013" may be phrased otherwise).

@@ -11,14 +11,17 @@ if TYPE_CHECKING:
     from retrieval.answer.candidates import Sentence
 
 NO_ANSWER = "The articles don't say."
+# A conversation's first question with no words of its own ("When?", "Who?") leans on nothing yet.
+WHAT_ABOUT = ("What is it about? That question leans on something said before, and nothing has been yet: "
+              "ask it with who or what you mean.")
 
 
-def compose(question: str, chosen: list[Sentence], span: str | None = None, **fields) -> Answer:
-    """The answer text: each chosen sentence followed by the number of the passage it comes from; each
-    citation lists the offsets of exactly the sentences quoted from it."""
+def compose(question: str, chosen: list[Sentence], span: str | None = None, lead: str = "", **fields) -> Answer:
+    """The answer text: `lead` when given ("Yes."), then each chosen sentence followed by the number of the
+    passage it comes from; each citation lists the offsets of exactly the sentences quoted from it."""
     number: dict[str, int] = {}
     quoted: dict[str, list[Sentence]] = {}
-    parts = []
+    parts = [lead] if lead else []
     for s in chosen:
         p = s.hit.passage
         number.setdefault(p.id, len(number) + 1)
@@ -43,3 +46,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def abstain(question: str, **fields) -> Answer:
     return Answer(question=question, text=NO_ANSWER, abstained=True, **fields)
+
+
+def ask_what_about(question: str, **fields) -> Answer:
+    """The reply to a question that leans on an earlier turn that does not exist: a plain request for
+    what it is about, never a span found for words that say nothing."""
+    details = {**fields.pop("details", {}), "needs_context": True}
+    return Answer(question=question, text=WHAT_ABOUT, abstained=True, details=details, **fields)

@@ -141,6 +141,9 @@ def decode_sentences(windows: list[Window], start_logits: np.ndarray, end_logits
     return best
 
 
+SPAN_OUTPUTS = ["start_logits", "end_logits"]
+
+
 class Reader:
     """The shipped ONNX reader; `read(question, contexts)` gives each context's best span."""
 
@@ -165,6 +168,13 @@ class Reader:
         self.max_length = int(manifest.get("settings", {}).get("max_length", 256))
         self.stride = int(manifest.get("settings", {}).get("stride", 96))
         self.names = {i.name for i in self.session.get_inputs()}
+        # The outputs are asked for by name: a weights file may carry more heads (a yes/no head's
+        # kind_logits) than the spans read here, and one that lacks a head its manifest promises is refused now.
+        produced = {o.name for o in self.session.get_outputs()}
+        missing = [o for o in manifest.get("outputs", SPAN_OUTPUTS) if o not in produced]
+        if missing or not set(SPAN_OUTPUTS) <= produced:
+            raise ReaderUnavailable(f"reader weights lack the output {', '.join(missing or SPAN_OUTPUTS)}: {path}; "
+                                    f"rebuild with: {REBUILD_COMMAND}")
 
     def read(self, question: str, contexts: list[str]) -> list[Span | None]:
         """The best span of each context."""
@@ -189,7 +199,7 @@ class Reader:
         end_logits = start_logits.copy()
         for row, window in enumerate(windows):
             inputs = {k: v for k, v in feed([window]).items() if k in self.names}
-            start, end = self.session.run(None, inputs)
+            start, end = self.session.run(SPAN_OUTPUTS, inputs)
             start_logits[row, :start.shape[1]], end_logits[row, :end.shape[1]] = start[0], end[0]
         return windows, start_logits, end_logits
 

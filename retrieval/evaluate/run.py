@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.engine import Engine, ask
-from retrieval.evaluate.metrics import is_short, squad_normalise, token_f1
+from retrieval.evaluate.metrics import coqa_scores, is_short, squad_normalise, token_f1
 from retrieval.errors import CiteqaError
 from retrieval.question.wording import answer_type
 from retrieval.types import Answer, Turn
@@ -29,6 +29,11 @@ class Item:
     evidence: str | None = None
     answer: tuple[str, ...] = ()
     abstain: bool = False
+    # CoQA's fields (shared/convqa/README.md): the turn's kind (span, yesno, free), its free-text answers,
+    # and the articles the whole conversation is asked over (read as the API's article_ids filter).
+    kind: str | None = None
+    answers: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -50,7 +55,10 @@ def load_questions(path: Path) -> list[list[Item]]:
         try:
             record = json.loads(line)
             turns = record["turns"] if "turns" in record else [record]
-            conversations.append([_item(record.get("id", f"line{number}"), k, t) for k, t in enumerate(turns)])
+            restrict = record.get("article_ids") or []
+            if not isinstance(restrict, list) or not all(isinstance(a, str) for a in restrict):
+                raise TypeError("article_ids must be a list of article ids")
+            conversations.append([_item(record.get("id", f"line{number}"), k, t, tuple(restrict)) for k, t in enumerate(turns)])
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise BadQuestionsFile(f"{path}, line {number}: not a question record ({err!r})") from err
     if not conversations:
@@ -58,12 +66,20 @@ def load_questions(path: Path) -> list[list[Item]]:
     return conversations
 
 
-def _item(conversation_id: str, k: int, t: dict) -> Item:
+KINDS = ("span", "yesno", "free")
+
+
+def _item(conversation_id: str, k: int, t: dict, article_ids: tuple[str, ...] = ()) -> Item:
     if not isinstance(t.get("question"), str):
         raise KeyError("question")
-    answer = t.get("answer") or ()
+    if t.get("kind") is not None and t["kind"] not in KINDS:
+        raise ValueError(f"kind {t['kind']!r} is none of {', '.join(KINDS)}")
+    answer, answers = t.get("answer") or (), t.get("answers") or ()
+    if not all(isinstance(a, str) for a in (*answer, *answers)):
+        raise TypeError("answer and answers must be lists of strings")
     return Item(id=f"{conversation_id}" + (f".{k + 1}" if k else ""), question=t["question"], article=t.get("article"),
-                evidence=t.get("evidence"), answer=tuple(answer), abstain=bool(t.get("abstain")))
+                evidence=t.get("evidence"), answer=tuple(answer), abstain=bool(t.get("abstain")),
+                kind=t.get("kind"), answers=tuple(answers), article_ids=article_ids)
 
 
 PARTS = ("all", "tuning", "reporting")
@@ -99,7 +115,9 @@ def supports(item: Item, citation) -> bool:
             and normalise(item.evidence) in normalise(citation.quote))
 
 
-def evaluate(engine: Engine, conversations: list[list[Item]], **ask_options) -> Report:
+def evaluate(engine: Engine, conversations: list[list[Item]], restrict: bool = True, **ask_options) -> Report:
+    """Ask every conversation in turn. With `restrict`, a conversation that names its articles is asked over
+    those alone (as CoQA is, story given); without, over the whole corpus (searched openly)."""
     times: list[float] = []
     answered: list[tuple[Item, Answer, bool]] = []
     engine.warm_up()  # load the models before the clock starts
@@ -107,7 +125,8 @@ def evaluate(engine: Engine, conversations: list[list[Item]], **ask_options) -> 
         history: list[Turn] = []
         for k, item in enumerate(conversation):
             started = time.perf_counter()
-            answer = ask(engine, item.question, history, **ask_options)
+            only = {"article_ids": item.article_ids} if restrict and item.article_ids else {}
+            answer = ask(engine, item.question, history, **only, **ask_options)
             times.append(time.perf_counter() - started)
             history.append(answer.as_turn())
             answered.append((item, answer, k > 0))
@@ -142,6 +161,10 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
     if not followup:
         out.update({"hit@1": float(bool(ranks) and ranks[0] == 1), "mrr@10": 1.0 / ranks[0] if ranks else 0.0})
     out[f"{prefix}false_abstain"] = float(answer.abstained)
+    if answer.citations and item.article:
+        out[f"{prefix}article@1"] = float(answer.citations[0].article_id == item.article)
+    if item.answers:
+        out.update(coqa_scores(item.kind, item.answers, answer.span, answer.abstained, followup))
     if item.answer:
         text = answer.text.lower()
         out[f"{prefix}answer_hit"] = float(all(a.lower() in text for a in item.answer))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Collection, Mapping, Protocol, Sequence
 
 from retrieval.question.followups import resolve
-from retrieval.question.wording import answer_type, clean_question, own_entities
+from retrieval.question.wording import answer_type, clean_question, is_yes_no, own_entities
 from retrieval.parameters import FITTED
 from retrieval.question.spelling import Speller
 from retrieval.terms import terms, tokens
@@ -43,6 +43,7 @@ class Query:
     name_terms: tuple[str, ...] = ()  # the search terms of its names without digits
     context: str = ""  # the earlier turns' words a follow-up carries
     followup: bool = False
+    yes_no: bool = False  # a polar question: answered yes or no with the sentence that decides it
     prefer: tuple[str, ...] = ()  # articles the conversation has been citing
     article_ids: frozenset[str] | None = None  # only these articles, when given
     total: float = field(init=False)  # the sum of `wanted`: derived here, read by every coverage
@@ -64,6 +65,11 @@ class Query:
     def coverage(self, held: Collection[str]) -> float:
         """The weighted share of the wanted terms that `held` (a sentence's or passage's terms) holds."""
         return coverage(self.wanted, held, self.total)
+
+    def resolved_coverage(self, held: Collection[str]) -> float:
+        """The same share of the resolved question's terms: a follow-up's carried-over words at their full weight
+        ("How many times?" after a turn about Kerry backpedalling). A first turn's is its `coverage`."""
+        return coverage(self.search_wanted, held, sum(self.search_wanted.values()))
 
 
 def coverage(wanted: dict[str, float], held: Collection[str], total: float) -> float:
@@ -102,6 +108,6 @@ def parse(question: object, sparse: Weights, speller: Speller | None = None, his
         search_wanted={t: sparse.weight(t) for t in set(searched)}, kind=answer_type(text), names=names,
         name_forms=tuple(tuple(f for f in map(_form, n.split()) if f) for n in names),
         name_terms=tuple(t for n in names if not any(c.isdigit() for c in n) for t in terms(n)),
-        context=resolved.context, followup=resolved.followup, prefer=resolved.prefer,
+        context=resolved.context, followup=resolved.followup, yes_no=is_yes_no(text), prefer=resolved.prefer,
         article_ids=None if article_ids is None else frozenset(article_ids),
     )
