@@ -12,6 +12,7 @@ from typing import Collection, Sequence
 from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
 from retrieval.answer.compose import abstain, compose
 from retrieval.answer.abstention import signals
+from retrieval.answer.sources import with_sources
 from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
 from retrieval.question.query import Query, parse
@@ -173,4 +174,5 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     chosen = choose_readings(g.readings)
     fields["details"]["reader"] = {"span_score": round(best.span_score, 3), "null_score": round(best.null_score, 3),
                                    "probability": round(best.probability, 4)}
-    return compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields)
+    return with_sources(compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields),
+                        g.index.articles)
