@@ -4,13 +4,16 @@ faults are reported by URL while the rest is indexed and nothing indexed is lost
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 from web_site import PAGES, PARAGRAPHS, SAVED, Answer, Site, article_html, atom, rss
 
-from conftest import TINY, citeqa_env, run_citeqa, write_corpus
+from conftest import CITEQA, DEADLINE, TINY, citeqa_env, run_citeqa, write_corpus
 from retrieval.embed.embedders import HashingEmbedder
 from retrieval.engine import Engine
 from retrieval.web.article_file import article_name
@@ -48,7 +51,8 @@ def news_site():
         site.add("/cafe", made("Harbour café to close", PARAGRAPHS, date="2024-03-05", author="Ana Reis"))
         # The same story from a wire service: another site's introduction before the same paragraphs.
         site.add("/wire/cafe", made("Quay café shuts after lease row",
-                                    ["PORT ALBA (Wire) - A well-loved harbour café is closing.", *PARAGRAPHS]))
+                                    ["PORT ALBA (Wire) - A well-loved harbour café is closing.", *PARAGRAPHS],
+                                    date="2024-03-05"))
         site.add("/lighthouse", made("Cape Morro lighthouse lit again", LIGHTHOUSE))
         site.add("/cp1252", Answer(article_html("Cider fair opens in São Vicente", CIDER, charset="windows-1252")
                                    .encode("cp1252"), content_type="text/html"))
@@ -107,6 +111,11 @@ def test_refresh_collects_the_feeds_and_answers_link_to_the_pages(news_site, tmp
     assert f"reading {feeds['rss']}" in done.stderr and f"{feeds['rss']}: page 1 of 7" in done.stderr
     assert "citeqa/" in site.requests[0][1]["user-agent"] and "mailto:news-desk@example.org" in site.requests[0][1]["user-agent"]
 
+    asked = run_citeqa(["ask", "--json", "Who spotted the FaceTime attention correction feature?"], env, tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    [cited] = json.loads(asked.stdout)["citations"]
+    assert (cited["url"], cited["published"]) == (SAVED["theverge.com.ios13"]["url"], "2019-07-03")
+
     from bot.api.app import create_app
     from bot.settings import Settings
 
@@ -147,6 +156,13 @@ def test_refresh_collects_the_feeds_and_answers_link_to_the_pages(news_site, tmp
         hits = {path: site.hits(path) for path in [*SAVED_PATHS, "/cafe", "/wire/cafe", "/lighthouse", "/cp1252", "/front"]}
         auth = {"Authorization": f"Bearer {TOKEN}"}
         assert client.post("/v1/admin/refresh", headers=auth).status_code == 202
+        # While the feeds are read (the hanging one holds the step for its 2 s), the status says how far each is.
+        def reading_the_hanging_feed() -> bool:
+            now = client.get("/v1/admin/refresh/status", headers=auth).json()
+            return now["stage"] == "collecting" and f"reading {feeds['hang']}" in now["progress"]
+
+        wait_until(reading_the_hanging_feed, "the admin refresh to report its feeds step")
+        assert client.get("/v1/admin/refresh/status", headers=auth).json()["state"] == "running"
         wait_until(lambda: client.get("/v1/admin/refresh/status", headers=auth).json()["state"] != "running",
                    "the admin refresh")
         status = client.get("/v1/admin/refresh/status", headers=auth).json()
@@ -182,3 +198,30 @@ def test_a_feeds_file_of_nothing_but_bad_lines_is_reported_and_the_folder_still_
     assert "feeds.txt line 1: only http and https are fetched, not ftp" in done.stdout
     assert "feeds.txt line 2: one URL a line, without spaces" in done.stdout
     assert "added 3, changed 0" in done.stdout
+
+
+def test_refresh_watch_collects_on_every_round(tmp_path):
+    with Site() as site:
+        site.add("/lighthouse", made("Cape Morro lighthouse lit again", LIGHTHOUSE))
+        site.add("/pool", made("Vila Serra will rebuild its pool", POOL))
+        # The feed lists one more story from its second reading on.
+        site.add("/rss.xml", lambda n, headers: rss(site, [("Lighthouse", "/lighthouse", None)]
+                                                    + ([("Pool", "/pool", None)] if n > 1 else [])))
+        corpus = write_corpus(tmp_path / "corpus", TINY)
+        (corpus / "feeds.txt").write_text(site.url("/rss.xml") + "\n", encoding="utf-8")
+        env = citeqa_env(tmp_path, corpus, tmp_path / "index", fetch_pause_seconds=0)
+        watch = subprocess.Popen([str(CITEQA), "refresh", "--watch", "0.2"], env=env, cwd=tmp_path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines: list[str] = []
+        try:
+            deadline = time.monotonic() + DEADLINE
+            while sum("published" in line for line in lines) < 2:
+                assert time.monotonic() < deadline and watch.poll() is None, lines
+                lines.append(watch.stdout.readline())
+        finally:
+            watch.kill()
+            watch.wait(timeout=DEADLINE)
+    out = "".join(lines)
+    assert f"{site.url('/rss.xml')}: 1 entries, 1 new, 1 fetched, 1 written" in out
+    assert f"{site.url('/rss.xml')}: 2 entries, 1 new, 1 fetched, 1 written" in out  # the second round: only the pool
+    assert "added 4, changed 0, removed 0, unchanged 0" in out and "added 1, changed 0, removed 0, unchanged 4" in out
