@@ -28,7 +28,7 @@ def plain_text(answer: Answer, quote_chars: int = 300) -> str:
 
 def source_lines(c: Citation) -> list[str]:
     """Where a citation's article came from, for the terminal: its URL and date, then its other sources."""
-    lines = [" · ".join(x for x in (c.url, c.published if c.url else None) if x)] if c.url else []
+    lines = [" · ".join(x for x in (c.url, c.published) if x)] if c.url else []
     if c.sources:
         lines.append("also at " + ", ".join(c.sources))
     return lines

@@ -172,10 +172,20 @@ class Error(BaseModel):
 NOT_FOUND = {404: {"model": Error, "description": "not found"}}
 
 
+class FailureOut(BaseModel):
+    url: str
+    reason: str
+    transient: bool = Field(description="whether the next refresh tries it again")
+
+
+class DuplicateOut(BaseModel):
+    url: str
+    of: str = Field(description="the id of the article it copies")
+    similarity: float = Field(description="MinHash containment; 1.0 for the same URL listed by another feed")
+
+
 class FeedOut(BaseModel):
     """One feed of a refresh's feeds step (retrieval.web.report.FeedReport)."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     feed: str
     seen: int = Field(description="entries the feed lists now")
@@ -183,20 +193,21 @@ class FeedOut(BaseModel):
     retried: int = Field(description="earlier failures tried again")
     fetched: int = Field(description="pages that answered with a body")
     written: list[str] = Field(description="the article ids written into the corpus folder")
-    failed: list[dict] = Field(description="each page that failed: url, reason, transient (tried again next run)")
-    duplicates: list[dict] = Field(description="each entry skipped as a copy: url, of (the article id), similarity")
+    failed: list[FailureOut] = Field(description="each page that failed, with why")
+    duplicates: list[DuplicateOut] = Field(description="each entry skipped as a copy of an article kept")
     error: str | None = Field(description="why the feed itself could not be read (its URL included)")
     not_modified: bool
     seconds: float
 
     @classmethod
     def build(cls, report) -> "FeedOut":
-        import dataclasses
-
+        """From a retrieval.web.report.FeedReport."""
         return cls(feed=report.feed, seen=report.seen, new=report.new, retried=report.retried, fetched=report.fetched,
-                   written=list(report.written), failed=[dataclasses.asdict(f) for f in report.failed],
-                   duplicates=[dataclasses.asdict(d) for d in report.duplicates], error=report.error,
-                   not_modified=report.not_modified, seconds=round(report.seconds, 3))
+                   written=list(report.written),
+                   failed=[FailureOut(url=f.url, reason=f.reason, transient=f.transient) for f in report.failed],
+                   duplicates=[DuplicateOut(url=d.url, of=d.of, similarity=round(d.similarity, 3))
+                               for d in report.duplicates],
+                   error=report.error, not_modified=report.not_modified, seconds=round(report.seconds, 3))
 
 
 class CollectOut(BaseModel):
