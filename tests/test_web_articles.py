@@ -152,3 +152,14 @@ def test_the_api_returns_an_articles_source_and_a_citations(tmp_path, hashing):
         asked = client.post("/v1/ask", json={"question": "Who has run the café on the quay since 2009?"}).json()
         assert asked["citations"][0]["url"] == URL and asked["citations"][0]["published"] == "2024-03-05"
         assert client.get("/v1/articles/no-such-article").status_code == 404
+
+
+def test_two_files_with_one_id_are_one_article_and_a_skip_that_says_so(tmp_path, hashing):
+    from retrieval.index.files.refresh import build
+
+    (tmp_path / "cafe.html").write_text(article_html("Harbour café to close", PARAGRAPHS), encoding="utf-8")
+    (tmp_path / "cafe.txt").write_text(fetched_file(), encoding="utf-8")
+    [article], [skipped] = read_folder(tmp_path)
+    assert article.path.endswith("cafe.html") and skipped.path.endswith("cafe.txt")
+    assert "the same article id as cafe.html" in skipped.reason
+    assert build(tmp_path, tmp_path / "index", hashing).articles == 1

@@ -45,9 +45,16 @@ def read_folder(folder: str | os.PathLike, max_bytes: int = MAX_ARTICLE_BYTES,
     articles: list[Article] = []
     skipped: list[Skipped] = []
     others = _other_sources(root)
+    taken: dict[str, str] = {}  # article id -> the file that has it
     for path in sorted(root.iterdir()):
         if path.name.startswith(".") or path.suffix.lower() not in ARTICLE_SUFFIXES or path.name in NOT_ARTICLES:
             continue
+        if path.stem in taken:  # story.html beside story.txt: one id, two texts; the first by name is the article
+            reason = f"the same article id as {taken[path.stem]}: rename one of them"
+            log.warning("skipped %s: %s", path, reason)
+            skipped.append(Skipped(str(path), reason))
+            continue
+        taken[path.stem] = path.name
         try:
             articles.append(read_article(path, root=root, max_bytes=max_bytes, settle_seconds=settle_seconds,
                                          sources=tuple(others.get(path.stem, ()))))
