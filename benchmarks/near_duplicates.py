@@ -1,6 +1,6 @@
 """Near-duplicate (wire copy) detection measured: precision and recall of MinHash and SimHash on a built set.
 
-    .venv/bin/python benchmarks/near_duplicates.py [--seed 7]
+    .venv/bin/python benchmarks/near_duplicates.py [--seed 7]   # prints its tables, writes results/near_duplicates.json
 
 The set: every real article we have (the five saved pages of ../shared/pages as extracted, the five
 seeds, 192 XQuAD paragraphs: 48 topics of four paragraphs each; the fifth of each topic is held out) and, for the ten news articles and
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import random
 import re
 import sys
@@ -149,12 +150,15 @@ def main() -> None:
     groups_a = np.array(groups)
     truth = groups_a[:, None] == groups_a[None, :]
     upper = np.triu(np.ones((n, n), dtype=bool), k=1)
+    result = {"command": "benchmarks/near_duplicates.py" + (f" --seed {args.seed}" if args.seed != 7 else ""),
+              "texts": n, "pairs": int(upper.sum()), "copies": int((truth & upper).sum()), "by_kind": []}
     print(f"{n} texts, {int(upper.sum())} pairs, {int((truth & upper).sum())} of them copies "
           f"(built and scored in {time.perf_counter() - started:.1f} s)\n")
     t0 = time.perf_counter()
     for text in texts:
         dup.minhash(dup.shingles(text))
-    print(f"signature cost: {(time.perf_counter() - t0) / n * 1000:.2f} ms a text\n")
+    result["signature_ms"] = round((time.perf_counter() - t0) / n * 1000, 2)
+    print(f"signature cost: {result['signature_ms']:.2f} ms a text\n")
     matrices = pairwise(texts)
     thresholds = {"simhash similarity": [1 - b / 64 for b in (3, 6, 9, 12, 15, 18, 21, 24)]}
     print("| method | threshold | precision | recall | F1 |\n|---|---|---|---|---|")
@@ -169,6 +173,8 @@ def main() -> None:
     print("\nbest F1 of each method:")
     for name, (t, p, r, f) in best.items():
         print(f"  {name}: threshold {t:.2f}, precision {p:.3f}, recall {r:.3f}, F1 {f:.3f}")
+    result["best"] = {name: {"threshold": round(t, 3), "precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}
+                      for name, (t, p, r, f) in best.items()}
     chosen = matrices["minhash containment"]
     print(f"\nrecall by kind of copy, minhash containment ≥ {dup.THRESHOLD} (the default), against its base:")
     index = {g: i for i, (g, k) in enumerate(zip(groups, kinds)) if k == "base"}
@@ -176,6 +182,8 @@ def main() -> None:
         rows = [i for i, k in enumerate(kinds) if k == kind]
         hit = [chosen[i, index[groups[i].split("+")[0]]] >= dup.THRESHOLD for i in rows]
         scores = [chosen[i, index[groups[i].split("+")[0]]] for i in rows]
+        result["by_kind"].append({"kind": kind, "found": int(sum(hit)), "of": len(rows),
+                                  "median": round(float(np.median(scores)), 2)})
         print(f"  {kind:20s} {'flagged' if kind == 'quoting follow-up' else 'found'} {sum(hit)}/{len(rows)}"
               f"  (score min {min(scores):.2f}, median {float(np.median(scores)):.2f}, max {max(scores):.2f})")
     same_topic = [(i, j) for i, j in itertools.combinations(range(n), 2)
@@ -185,6 +193,12 @@ def main() -> None:
           f"highest minhash containment {worst:.2f}")
     p, r, f = scores_at(chosen, truth, upper, dup.THRESHOLD)
     print(f"\nchosen: minhash containment ≥ {dup.THRESHOLD}: precision {p:.3f}, recall {r:.3f}, F1 {f:.3f}")
+    result.update(same_topic_pairs=len(same_topic), same_topic_highest=round(float(worst), 2),
+                  chosen={"method": "minhash containment", "threshold": dup.THRESHOLD, "precision": round(p, 3),
+                          "recall": round(r, 3), "f1": round(f, 3)})
+    out = ROOT / "benchmarks" / "results" / "near_duplicates.json"
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/report.py          # rewrite docs/benchmarks.md's generated parts from benchmarks/results/
     .venv/bin/python benchmarks/report.py --eval   # run `make eval`'s commands (and both stores' eval), then rewrite
 
-docs/benchmarks.md holds four generated parts, each between its own marker lines, each the rendering of one
+docs/benchmarks.md holds six generated parts, each between its own marker lines, each the rendering of one
 results file and nothing else (tests/test_readme.py checks): `bench` (results.md, written by `make bench`),
 `reader-cost` (reader_cost.json, benchmarks/reader_cost.py), `embedder` (onnx_embedder.json,
-benchmarks/onnx_embedder.py) and `eval` (eval.json, `--eval` here).
+benchmarks/onnx_embedder.py), `eval` (eval.json, `--eval` here), `web-pages` (web_pages.json,
+benchmarks/web_pages.py) and `near-duplicates` (near_duplicates.json, benchmarks/near_duplicates.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "benchmarks.md"
 # Each generated part of the page: its marker name and the results file it renders.
-PARTS = {"bench": "results.md", "reader-cost": "reader_cost.json", "embedder": "onnx_embedder.json", "eval": "eval.json"}
+PARTS = {"bench": "results.md", "reader-cost": "reader_cost.json", "embedder": "onnx_embedder.json", "eval": "eval.json",
+         "web-pages": "web_pages.json", "near-duplicates": "near_duplicates.json"}
 # The bench part's marker lines, as the README had them (benchmarks/run.py copies results.md between them).
 BEGIN, END = "<!-- bench: begin (benchmarks/run.py copies results.md here) -->", "<!-- bench: end -->"
 
@@ -43,7 +46,8 @@ def rendered(part: str, results: Path = RESULTS) -> str | None:
     if part == "bench":
         return path.read_text(encoding="utf-8").strip()
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {"reader-cost": reader_cost_markdown, "embedder": embedder_markdown, "eval": eval_markdown}[part](data).strip()
+    return {"reader-cost": reader_cost_markdown, "embedder": embedder_markdown, "eval": eval_markdown,
+            "web-pages": web_pages_markdown, "near-duplicates": near_duplicates_markdown}[part](data).strip()
 
 
 def shown(part: str, page: Path = PAGE) -> str:
@@ -417,6 +421,51 @@ def eval_markdown(e: dict) -> str:
             for store in ("files", "milvus-lite"):
                 out.append(f"| {s['set']} | {store} | " + " | ".join(str(s[store].get(f, "—")) for f in STORE_FIGURES)
                            + " |")
+    return "\n".join(out) + "\n"
+
+
+def web_pages_markdown(w: dict) -> str:
+    """web_pages.json: extraction quality per page and in all, then what reading a page costs at indexing time."""
+    out = [f"`{w['command']}` on the five saved pages of `../shared/pages` (trafilatura {w['trafilatura']}, "
+           f"{w['cpus']} CPUs, Python {w['python']}; times are medians of {w['rounds']} rounds; load average "
+           f"{w['load_average']} at the end, the machine is shared). *Kept*: the article's sentences found in the text "
+           "read; *dropped*: the furniture's lines not in it.", "",
+           "| page | sentences | kept (citeqa) | furniture lines | dropped (citeqa) | dropped (whole text, line filter) "
+           "| read .html ms | read .txt ms |", "|---|---|---|---|---|---|---|---|"]
+    for p in w["pages"]:
+        c, b = p["citeqa"], p["whole_text_filtered"]
+        out.append(f"| {p['page']} | {c['sentences']} | {c['kept']} ({c['kept_share']:.3f}) | {c['boilerplate_lines']} "
+                   f"| {c['boilerplate_lines'] - c['left_in']} ({c['dropped_share']:.3f}) | {b['dropped_share']:.3f} "
+                   f"| {p['read_html_ms']:.1f} | {p['read_txt_ms']:.2f} |")
+    c, b = w["citeqa"], w["whole_text_filtered"]
+    out.append(f"| **all** | {c['sentences']} | {c['kept']} ({c['kept_share']:.3f}) | {c['boilerplate_lines']} | "
+               f"{c['boilerplate_lines'] - c['left_in']} ({c['dropped_share']:.3f}) | {b['dropped_share']:.3f} | "
+               f"{statistics.mean(p['read_html_ms'] for p in w['pages']):.1f} | "
+               f"{statistics.mean(p['read_txt_ms'] for p in w['pages']):.2f} |")
+    h, t = w["build"]["html"], w["build"]["txt"]
+    out += ["", "| folder (the same five articles) | passages | index build s (hashing embedder) | passages/s |",
+            "|---|---|---|---|",
+            f"| saved pages (.html, extracted at each build) | {h['passages']} | {h['seconds']:.3f} | "
+            f"{h['passages'] / h['seconds']:.0f} |",
+            f"| article files (.txt, as the collector writes them) | {t['passages']} | {t['seconds']:.3f} | "
+            f"{t['passages'] / t['seconds']:.0f} |"]
+    return "\n".join(out) + "\n"
+
+
+def near_duplicates_markdown(d: dict) -> str:
+    """near_duplicates.json: each method at its best threshold, the one chosen, and recall by kind of copy."""
+    c = d["chosen"]
+    out = [f"`{d['command']}`: {d['texts']} texts, {d['pairs']:,} pairs, {d['copies']:,} of them copies; a signature "
+           f"costs {d['signature_ms']:.2f} ms a text. **Chosen: {c['method']} ≥ {c['threshold']}: precision "
+           f"{c['precision']:.3f}, recall {c['recall']:.3f}** (F1 {c['f1']:.3f}).", "",
+           "| method, at its best threshold | threshold | precision | recall | F1 |", "|---|---|---|---|---|"]
+    out += [f"| {name} | {b['threshold']:.2f} | {b['precision']:.3f} | {b['recall']:.3f} | {b['f1']:.3f} |"
+            for name, b in d["best"].items()]
+    out += ["", "| kind of copy (against its base, at the chosen threshold) | found | median score |", "|---|---|---|"]
+    out += [f"| {k['kind']}{' (not a copy: flagged)' if k['kind'] == 'quoting follow-up' else ''} | {k['found']} of "
+            f"{k['of']} | {k['median']:.2f} |" for k in d["by_kind"]]
+    out += ["", f"Distinct articles on one topic ({d['same_topic_pairs']} pairs: one XQuAD article's paragraphs, the "
+                f"seeds): highest containment {d['same_topic_highest']:.2f}."]
     return "\n".join(out) + "\n"
 
 

@@ -109,11 +109,13 @@ def index(corpus: CorpusOption = None, index: IndexOption = None) -> None:
 @app.command()
 def refresh(corpus: CorpusOption = None, index: IndexOption = None,
             watch: Annotated[Optional[float], typer.Option(help="repeat every SECONDS", min=0.1)] = None) -> None:
-    """Bring the index up to date with the folder, embedding only what changed."""
+    """Fetch what the folder's feeds.txt lists that is new, then bring the index up to date with the folder,
+    embedding only what changed."""
     settings = _settings(corpus, index)
     runtime.for_batch_work(settings)
     embedder = make_embedder(settings)  # one per process: the model loads at most once
     while True:
+        _collect(settings)
         try:
             report = make_store(settings).refresh(
                 settings.corpus, embedder, _Bar("embedding"), max_bytes=settings.max_article_bytes,
@@ -133,6 +135,16 @@ def refresh(corpus: CorpusOption = None, index: IndexOption = None,
         if watch is None:
             return
         time.sleep(watch)
+
+
+def _collect(settings: Settings) -> None:
+    """The feeds step of a refresh: progress on stderr as it goes, its report on stdout (nothing without feeds.txt)."""
+    from bot.news import collect_news
+    from bot.render import collect_progress, collect_report
+
+    report = collect_news(settings, lambda event: typer.echo(collect_progress(event), err=True))
+    if report is not None:
+        typer.echo(collect_report(report))
 
 
 def _scratch_uri(settings: Settings, scratch: str) -> str | None:

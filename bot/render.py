@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import textwrap
 from html import escape
+from urllib.parse import urlsplit
 
-from retrieval.types import Answer
+from retrieval.types import Answer, Citation
+from retrieval.web.report import CollectReport, Progress
 
 
 def plain_text(answer: Answer, quote_chars: int = 300) -> str:
@@ -20,6 +22,45 @@ def plain_text(answer: Answer, quote_chars: int = 300) -> str:
                                  placeholder=" …")
         where = ", ".join(f"{c.start + s}-{c.start + e}" for s, e in ranges)
         lines.append(f"[{c.n}] {c.title} ({c.passage_id}, characters {where})\n    “{quote}”")
+        lines += [f"    {line}" for line in source_lines(c)]
+    return "\n".join(lines)
+
+
+def source_lines(c: Citation) -> list[str]:
+    """Where a citation's article came from, for the terminal: its URL and date, then its other sources."""
+    lines = [" · ".join(x for x in (c.url, c.published) if x)] if c.url else []
+    if c.sources:
+        lines.append("also at " + ", ".join(c.sources))
+    return lines
+
+
+def safe_link(url: str | None) -> str | None:
+    """`url` when it may be a link's target: http(s) with a host, nothing that could break out of an
+    attribute; None otherwise (a javascript: or data: URL from a page's metadata never becomes a link)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(ch in url for ch in '"<> \n\r\t'):
+        return None
+    return url
+
+
+def collect_progress(event: Progress) -> str:
+    """One step of the feeds step, for a person watching a refresh."""
+    if event.stage == "feed":
+        return f"reading {event.feed}"
+    if event.stage == "page":
+        return f"{event.feed}: page {event.done + 1} of {event.total}: {event.url}"
+    return f"{event.feed}: done"
+
+
+def collect_report(report: CollectReport) -> str:
+    """What the feeds step did: a line a feed (entries seen, new, fetched, failed, duplicates), then each
+    failure and duplicate with its URL and why, then a total."""
+    lines = report.lines()
+    failed = sum(len(f.failed) for f in report.feeds) + len(report.failed_feeds)
+    lines.append(f"feeds: {len(report.feeds)} read, {len(report.failed_feeds)} failed; {len(report.written)} new "
+                 f"articles, {failed} failures; {report.seconds:.1f} s")
     return "\n".join(lines)
 
 
@@ -61,8 +102,18 @@ def telegram_html(answer: Answer, quote_chars: int = 120, note: str | None = Non
         ranges = cited_ranges(answer, c.n)
         quote = c.quote[ranges[0][0]:ranges[0][1]] if ranges else c.quote
         quote = textwrap.shorten(" ".join(quote.split()), quote_chars, placeholder=" …")
-        blocks.append(f"[{c.n}] <b>{escape(c.title)}</b>\n<i>“{escape(quote)}”</i>")
+        blocks.append(f"[{c.n}] <b>{escape(c.title)}</b>\n<i>“{escape(quote)}”</i>" + _telegram_source(c))
     return split_html("\n\n".join(blocks))
+
+
+def _telegram_source(c: Citation) -> str:
+    """The source's link under the quote (only an http(s) URL becomes one), with its date and other sources."""
+    links = [(url, urlsplit(url).hostname or url) for url in (c.url, *c.sources) if safe_link(url)]
+    if not links:
+        return ""
+    first, *others = [f'<a href="{escape(url, quote=True)}">{escape(host)}</a>' for url, host in links]
+    line = f"\nSource: {first}" + (f" ({escape(c.published)})" if c.published and c.url else "")
+    return line + (f"; also {', '.join(others)}" if others else "")
 
 
 def cited_ranges(answer: Answer, n: int) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from retrieval.articles.folder import MAX_ARTICLE_BYTES
 from retrieval.embed.embedders import DEFAULT_MODEL
 from retrieval.answer.reader import MODEL_DIR as READER_DIR
+from retrieval.web.fetch import DEFAULT_CONTACT, MAX_BYTES as MAX_PAGE_BYTES
 
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -19,7 +20,7 @@ WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITEQA_", env_file=".env", extra="ignore")
 
-    corpus: Path = Field(Path("seeds"), description="folder of article files (.txt, .md)")
+    corpus: Path = Field(Path("seeds"), description="folder of article files (.txt, .md, .html) and of an optional feeds.txt")
     index: Path = Field(Path(".citeqa/index"), description="where index versions are published")
     store_uri: str | None = Field(None, description="unset: the FAISS versions in CITEQA_INDEX; a path ending in .db: an embedded milvus-lite file; http(s)://host:port: a Milvus server or cluster")
     store_token: SecretStr | None = Field(None, description="the Milvus server's token (user:password or an API key), with an http(s) CITEQA_STORE_URI")
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: float = Field(24 * 3600, gt=0, description="a conversation idle this long is forgotten")
     conversation_purge_seconds: float = Field(3600, gt=0, description="how often each server deletes expired conversations from the store")
     conversation_max_turns: int = Field(10, ge=1, description="turns of a conversation kept as context")
+    # Feeds (a feeds.txt in the corpus folder): what `citeqa refresh` and the admin refresh fetch
+    fetch_contact: str = Field(DEFAULT_CONTACT, min_length=3, description="how a site's operator reaches whoever runs this citeqa (a URL or an e-mail address), sent in the User-Agent `citeqa/<version> (news question answering; +<contact>)`")
+    fetch_timeout_seconds: float = Field(15, gt=0, description="time limit of one request of a feed or a page")
+    feed_timeout_seconds: float = Field(120, gt=0, description="time limit of one feed and all its pages in a refresh")
+    fetch_max_bytes: int = Field(MAX_PAGE_BYTES, gt=0, description="larger feeds and pages are not fetched")
+    fetch_pause_seconds: float = Field(0.5, ge=0, description="wait between two pages of one feed (politeness to its site)")
     # HTTP API
     admin_token: SecretStr | None = Field(None, description="Bearer token of the /v1/admin routes; unset, they do not exist")
     rate_limit_per_minute: float = Field(60, ge=0, description="requests a client may make to /v1 each minute; 0 turns the limit off")

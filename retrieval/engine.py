@@ -12,6 +12,7 @@ from typing import Collection, Sequence
 from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
 from retrieval.answer.compose import abstain, ask_what_about, compose
 from retrieval.answer.abstention import signals
+from retrieval.answer.sources import with_sources
 from retrieval.answer.verdict import evidence as verdict_evidence, verdict
 from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
@@ -181,5 +182,7 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
         decides = chosen[0].sentence
         said = verdict(q.text, decides.text)
         fields["details"]["verdict"] = verdict_evidence(q.text, decides.text).as_dict()
-        return compose(q.asked, [decides], span=said, lead=f"{said.capitalize()}." if said else "", **fields)
-    return compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields)
+        return with_sources(compose(q.asked, [decides], span=said, lead=f"{said.capitalize()}." if said else "",
+                                    **fields), g.index.articles)
+    return with_sources(compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields),
+                        g.index.articles)

@@ -17,8 +17,14 @@ class Article:
     # boilerplate (navigation menus and the like) are outside them, so they can never be cited.
     sections: tuple[tuple[int, int], ...]
     date: str | None = None  # as the text states it: "July 22, 2015", "April 23"
-    published: str | None = None  # ISO date, only when the stated date has a year
+    published: str | None = None  # ISO date: the page's or the feed's; else the text's, when it has a year
     path: str = ""
+    # Where a fetched or saved web page came from (its article file's header, or the page itself).
+    url: str | None = None
+    author: str | None = None
+    site: str | None = None
+    # The URLs of the same story kept elsewhere (wire copies collect did not keep), from the feeds' ledger.
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,10 @@ class Citation:
     score: float
     # Exactly the sentences the answer quotes from this passage, in the article's offsets.
     sentences: tuple[SentenceRange, ...] = ()
+    # Where the article came from, from its record (retrieval.answer.sources.with_sources).
+    url: str | None = None
+    published: str | None = None
+    sources: tuple[str, ...] = ()  # the same story's other URLs (wire copies)
 
 
 @dataclass(frozen=True, slots=True)

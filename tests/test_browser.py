@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -27,10 +28,22 @@ MARKUP = ("Council Publishes <b>Bold</b> Plan\n\nThe council of Port Alba publis
           "<img src=x onerror=\"window.pwned=1\">, on its website. The plan promises 300 new homes by 2030.\n")
 
 
+LIGHTHOUSE_URL = "https://news.example.org/2024/09/12/cape-morro-lighthouse?from=rss&page=1"
+LIGHTHOUSE_COPY = "https://wire.example.com/story/lighthouse-lit-again"
+LIGHTHOUSE = ("Cape Morro Lighthouse Lit Again\nURL: " + LIGHTHOUSE_URL + "\nPublished: 2024-09-12\n\n"
+              "The lighthouse of Cape Morro was lit again on Thursday night after two years of repairs, the maritime "
+              "authority said, and its beam can again be seen forty kilometres out at sea. The keeper, Joana Leal, "
+              "said that the new lamp uses a tenth of the power of the old one and that the tower will open to "
+              "visitors on weekends from June.\n")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    corpus = write_corpus(root / "news", {**NEWS, "markup": MARKUP})
+    corpus = write_corpus(root / "news", {**NEWS, "markup": MARKUP, "lighthouse": LIGHTHOUSE})
+    # The lighthouse story came from a feed; a wire service's copy of it was recorded and not kept.
+    (corpus / "feeds.ledger.json").write_text(json.dumps({"format": 1, "feeds": {}, "entries": {LIGHTHOUSE_COPY: {
+        "status": "duplicate", "duplicate_of": "lighthouse", "url": LIGHTHOUSE_COPY, "feeds": ["https://wire.example.com/rss"]}}}))
     build(corpus, root / "index", HashingEmbedder(256))
     settings = Settings(_env_file=None, corpus=corpus, index=root / "index", model="hashing-256",
                         conversations=root / "conversations.sqlite", rate_limit_per_minute=0)
@@ -164,3 +177,20 @@ def test_an_error_from_the_api_is_shown_not_thrown(page):
     assert response.value.status == 422
     expect(page.locator("#status")).to_contain_text("question")
     expect(page.locator("#log .error")).to_have_count(1)
+
+
+def test_a_citation_from_a_web_page_links_to_its_original_and_its_copies_safely(page):
+    answer = ask(page, "When will the Cape Morro lighthouse tower open to visitors?")
+    assert answer["citations"][0]["article_id"] == "lighthouse"
+    sources = page.locator(".citations .sources").first
+    expect(sources).to_contain_text("Original: news.example.org (2024-09-12); also at wire.example.com")
+    for link, href in zip(sources.locator("a").all(), (LIGHTHOUSE_URL, LIGHTHOUSE_COPY)):
+        expect(link).to_have_attribute("href", href)
+        expect(link).to_have_attribute("rel", "noopener noreferrer")
+    page.locator(".citation").first.click()
+    expect(page.locator("#viewer-meta a")).to_have_attribute("href", LIGHTHOUSE_URL)
+    # Only an http(s) URL ever becomes a link, whatever the server sends.
+    made = page.evaluate("['javascript:alert(1)', 'data:text/html,<b>x</b>', '/relative', 'vbscript:x', 'https://ok.example/a']"
+                         ".map((u) => { const a = sourceLink(u); return a && a.href; })")
+    assert made == [None, None, None, None, "https://ok.example/a"]
+    assert page.problems == []

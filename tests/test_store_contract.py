@@ -28,6 +28,9 @@ QUESTIONS = [
     "Who chairs the cooperative?", "When will the library open on Sundays?", "Who steered the old ferry?",
     "What will the harbour museum keep?", "Who thanked the engineers?", "What is the capital of Peru?",
 ]
+CAFE = ("The café on the quay, run by Inês Duarte since 2009, will close its doors on Friday after the harbour "
+        "authority declined to renew its lease, the owner said.\nThe authority said the building needed repairs "
+        "costing 300,000 euros and would reopen as a ferry ticket office next spring.")
 FESTIVAL = ("Port Alba Holds Its First Book Festival\n\nOn September 9, 2022, Port Alba held its first book festival "
             "in the central library. The librarian, Tomas Reis, welcomed 3,000 visitors.\n")
 
@@ -142,6 +145,35 @@ def test_filters_by_article_and_date_hold_in_both_stores(built, kind):
     g = gather(engine, "Who is the librarian?", article_ids={"festival"})
     assert g.hits and {h.passage.article_id for h in g.hits} == {"festival"}
     assert gather(engine, "Who is the librarian?", article_ids={"no-such-article"}).hits == []
+
+
+def test_a_web_articles_url_date_and_other_sources_are_kept_and_cited_in_both_stores(built, kind):
+    import json
+
+    from retrieval.web.article_file import Source, render
+    from retrieval.web.ledger import LEDGER_FILE
+
+    corpus, store = built
+    url, copy = "https://news.example.org/2024/quay-cafe", "https://wire.example.com/quay-cafe"
+    (corpus / "cafe.txt").write_text(render("Quay Café Closes", Source(url, "2024-03-05", "Ana Reis", "Port Alba Times"),
+                                            CAFE), encoding="utf-8")
+    store.refresh(corpus, HashingEmbedder(64))
+    engine = Engine.open(store, HashingEmbedder(64))
+    article = engine.index.articles["cafe"]
+    assert (article.url, article.published, article.author, article.site, article.sources) == \
+        (url, "2024-03-05", "Ana Reis", "Port Alba Times", ())
+    assert engine.index.published_between("2024-01-01", "2024-12-31") == {"cafe"}  # the header's date filters
+    assert engine.index.articles["harbour"].url is None  # a hand-written article has none
+    # A wire copy found later (the ledger) joins the article's sources: one changed article, one new record.
+    ledger = {"format": 1, "feeds": {}, "entries": {copy: {"status": "duplicate", "duplicate_of": "cafe", "url": copy,
+                                                           "feeds": ["https://wire.example.com/atom"]}}}
+    (corpus / LEDGER_FILE).write_text(json.dumps(ledger), encoding="utf-8")
+    report = store.refresh(corpus, HashingEmbedder(64))
+    assert report.changed == ("cafe",) and engine.reload()
+    assert engine.index.articles["cafe"].sources == (copy,)
+    [citation] = ask(engine, "Who has run the café on the quay since 2009?").citations
+    assert (citation.article_id, citation.url, citation.published, citation.sources) == \
+        ("cafe", url, "2024-03-05", (copy,))
 
 
 def test_a_store_reopened_after_a_restart_serves_the_same_answers(built, kind, tmp_path):

@@ -336,3 +336,21 @@ def test_an_empty_or_over_long_inline_query_gets_a_clear_answer(bot_api, tiny_en
     else:
         [result] = answer["results"]
         assert result["title"] == title and "256" in result["shown"]
+
+
+def test_an_answer_from_a_web_page_links_to_it_under_the_quote(bot_api, hashing, tmp_path, store):
+    from web_site import PARAGRAPHS
+
+    from retrieval.web.article_file import Source, render
+
+    url = "https://news.example.org/2024/03/05/harbour-cafe-to-close?a=1&b=2"
+    corpus = write_corpus(tmp_path / "corpus", TINY)
+    (corpus / "cafe.txt").write_text(render("Harbour café to close", Source(url, "2024-03-05"), "\n".join(PARAGRAPHS)),
+                                     encoding="utf-8")
+    build(corpus, tmp_path / "index", hashing)
+    with running(bot_api, Engine.open(tmp_path / "index", hashing), store):
+        [answer] = ask(bot_api, "Who has run the café on the quay since 2009?")
+    assert "Inês Duarte" in answer["text"]
+    # Under the quote: the page's host as a link to it (its & escaped as Telegram's HTML wants), and its date.
+    assert f'\nSource: <a href="{escape(url)}">news.example.org</a> (2024-03-05)' in answer["html"]
+    assert "Source: news.example.org (2024-03-05)" in answer["text"]

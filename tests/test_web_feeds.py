@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from email.utils import format_datetime
-from datetime import datetime, timezone
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
-from web_site import PAGES, PARAGRAPHS, SAVED, Answer, Site, article_html
+from web_site import PAGES, PARAGRAPHS, SAVED, Answer, Site, article_html, atom, rss
 
 from retrieval.web.article_file import article_name, read_source
 from retrieval.web.collect import collect
@@ -28,25 +25,6 @@ LIBRARY = ["The central library of Port Alba will open on Sundays from May, the 
            "The librarian, Tomas Reis, said that 900 readers had signed a petition asking for weekend hours at the "
            "library, and that volunteers would staff the reading room."]
 MENU = ("World news", "Business pages", "Weather today", "Podcasts and video")
-
-
-def rss(site: Site, items: list[tuple[str, str, str | None]]) -> Answer:
-    """An RSS 2.0 feed; each item (title, path or URL, ISO date or None)."""
-    body = "".join(
-        f"<item><title>{escape(t)}</title><link>{escape(link if '://' in link else site.url(link))}</link>"
-        + (f"<pubDate>{format_datetime(datetime.fromisoformat(d).replace(tzinfo=timezone.utc))}</pubDate>" if d else "")
-        + "</item>" for t, link, d in items)
-    xml = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Test news</title>{body}</channel></rss>'
-    return Answer(xml.encode(), content_type="application/rss+xml")
-
-
-def atom(site: Site, entries: list[tuple[str, str, str | None]], etag: str | None = None) -> Answer:
-    body = "".join(
-        f'<entry><title>{escape(t)}</title><link rel="alternate" href="{escape(site.url(p))}"/><id>{site.url(p)}</id>'
-        + (f"<updated>{d}T09:00:00Z</updated>" if d else "") + "</entry>" for t, p, d in entries)
-    xml = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Test atom</title>'
-           f"<id>urn:test</id><updated>2024-01-01T00:00:00Z</updated>{body}</feed>")
-    return Answer(xml.encode(), content_type="application/atom+xml", etag=etag)
 
 
 def saved(name: str) -> Answer:

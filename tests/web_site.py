@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT.parent / "shared" / "pages"  # real saved pages, read where they are (never copied here)
@@ -174,3 +177,22 @@ def article_html(title: str, paragraphs: list[str], *, date: str | None = None, 
             f'<header><nav class="menu"><ul>{nav}</ul></nav></header>'
             f"<main><article><h1>{title}</h1>{body}</article></main>"
             '<footer><p>Cookie settings</p><p>© Port Alba Times. All rights reserved.</p></footer></body></html>')
+
+
+def rss(site: Site, items: list[tuple[str, str, str | None]]) -> Answer:
+    """An RSS 2.0 feed; each item (title, path or URL, ISO date or None)."""
+    body = "".join(
+        f"<item><title>{escape(t)}</title><link>{escape(link if '://' in link else site.url(link))}</link>"
+        + (f"<pubDate>{format_datetime(datetime.fromisoformat(d).replace(tzinfo=timezone.utc))}</pubDate>" if d else "")
+        + "</item>" for t, link, d in items)
+    xml = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Test news</title>{body}</channel></rss>'
+    return Answer(xml.encode(), content_type="application/rss+xml")
+
+
+def atom(site: Site, entries: list[tuple[str, str, str | None]], etag: str | None = None) -> Answer:
+    body = "".join(
+        f'<entry><title>{escape(t)}</title><link rel="alternate" href="{escape(site.url(p))}"/><id>{site.url(p)}</id>'
+        + (f"<updated>{d}T09:00:00Z</updated>" if d else "") + "</entry>" for t, p, d in entries)
+    xml = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Test atom</title>'
+           f"<id>urn:test</id><updated>2024-01-01T00:00:00Z</updated>{body}</feed>")
+    return Answer(xml.encode(), content_type="application/atom+xml", etag=etag)

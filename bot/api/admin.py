@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from bot.api.schemas import CollectOut, FeedOut
 from bot.settings import Settings
 from retrieval.engine import Engine
 from retrieval.errors import CiteqaError
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 class RefreshStatus(BaseModel):
     state: Literal["idle", "running", "succeeded", "failed"] = "idle"
+    stage: Literal["collecting", "indexing"] | None = None  # while running: fetching the feeds, or indexing
+    progress: list[str] = []  # while collecting: the latest step of each feed
+    feeds: CollectOut | None = None  # the feeds step's report, when the corpus folder has a feeds.txt
     started: datetime.datetime | None = None
     finished: datetime.datetime | None = None
     added: int = 0
@@ -61,6 +65,7 @@ class RefreshJob:
     def _run(self) -> None:
         before = self._loaded_name()
         try:
+            self._collect()
             report = self.engine.store.refresh(self.settings.corpus, self.engine.embedder,
                                                max_bytes=self.settings.max_article_bytes,
                                                settle_seconds=self.settings.article_settle_seconds,
@@ -82,8 +87,27 @@ class RefreshJob:
             log.exception("refresh failed")
             update = dict(state="failed", error=f"unexpected error: {type(err).__name__}")
         with self._lock:
-            self._status = self._status.model_copy(update=dict(update, finished=_now(),
+            self._status = self._status.model_copy(update=dict(update, stage=None, finished=_now(),
                                                                index_version=self._loaded_name()))
+
+    def _collect(self) -> None:
+        """The feeds step, its progress and then its report in the status; the indexing goes on whatever it gives."""
+        from bot.news import collect_news
+        from bot.render import collect_progress, collect_report
+
+        steps: dict[str, str] = {}
+
+        def progress(event) -> None:
+            steps[event.feed] = collect_progress(event)
+            with self._lock:
+                self._status = self._status.model_copy(update=dict(stage="collecting", progress=list(steps.values())))
+
+        report = collect_news(self.settings, progress)
+        feeds = None if report is None else CollectOut(
+            feeds=[FeedOut.build(f) for f in report.feeds], bad_lines=[str(b) for b in report.bad_lines],
+            notes=list(report.notes), report=collect_report(report))
+        with self._lock:
+            self._status = self._status.model_copy(update=dict(stage="indexing", progress=[], feeds=feeds))
 
     def _loaded_name(self) -> str | None:
         """The version the server answers from, None while it is not ready."""
@@ -114,7 +138,8 @@ def admin_router(token: str) -> APIRouter:
     @router.post("/refresh", status_code=202, response_model=RefreshStatus,
                  responses={409: {"description": "a refresh is already running", "model": RefreshStatus}})
     def start_refresh(request: Request, response: Response) -> RefreshStatus:
-        """Bring the index up to date with the corpus folder in the background, then hot-swap it."""
+        """Fetch what the corpus folder's feeds.txt lists that is new, bring the index up to date with the folder in
+        the background, then hot-swap it."""
         job: RefreshJob = request.app.state.refresh_job
         if not job.start():
             response.status_code = 409

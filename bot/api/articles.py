@@ -27,8 +27,10 @@ def article(article_id: str, request: Request) -> ArticleOut:
     if article_id not in index.articles:
         raise HTTPException(404, "no such article")
     spans = [PassageSpan(id=p.id, start=p.start, end=p.end) for p in index.passages_of(article_id)]
-    summary = ArticleSummary.build(index.articles[article_id], len(spans))
-    return ArticleOut(**summary.model_dump(), text=index.articles[article_id].text, spans=spans)
+    found = index.articles[article_id]
+    summary = ArticleSummary.build(found, len(spans))
+    return ArticleOut(**summary.model_dump(), url=found.url, author=found.author, site=found.site,
+                      sources=list(found.sources), text=found.text, spans=spans)
 
 @router.get("/v1/passages/{passage_id:path}", response_model=PassageOut, responses=NOT_FOUND)
 def passage(passage_id: str, request: Request) -> PassageOut:

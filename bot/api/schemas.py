@@ -71,6 +71,9 @@ class CitationOut(BaseModel):
     score: float
     sentences: list[SentenceOut] = Field(
         description="the sentences the answer quotes from this passage: offsets in the article's text, as GET /v1/articles/{id} returns it")
+    url: str | None = Field(None, description="where the article came from (a fetched or saved web page), when known")
+    published: str | None = Field(None, description="the article's publication date (ISO), when known")
+    sources: list[str] = Field([], description="the same story's other URLs (wire copies), when known")
 
 
 class AskOut(BaseModel):
@@ -97,13 +100,20 @@ class ArticleSummary(BaseModel):
     id: str
     title: str
     date: str | None = Field(description="the date as the article states it")
-    published: str | None = Field(description="ISO date, when the stated date has a year")
+    published: str | None = Field(description="ISO date: the page's or the feed's, else the text's when it has a year")
     passages: int
 
     @classmethod
     def build(cls, article: Article, passages: int) -> "ArticleSummary":
         return cls(id=article.id, title=article.title, date=article.date, published=article.published,
                    passages=passages)
+
+
+class ArticleSource(BaseModel):
+    url: str | None = Field(description="the page the article was read from, when it came from the web")
+    author: str | None = None
+    site: str | None = None
+    sources: list[str] = Field(description="the same story's other URLs (wire copies not kept)")
 
 
 class ArticleList(BaseModel):
@@ -133,7 +143,7 @@ class PassageSpan(BaseModel):
     end: int
 
 
-class ArticleOut(ArticleSummary):
+class ArticleOut(ArticleSummary, ArticleSource):
     text: str = Field(description="the article's text; every start and end points into it")
     spans: list[PassageSpan] = Field(description="where each of its passages lies in the text")
 
@@ -160,3 +170,50 @@ class Error(BaseModel):
 
 # The 404 response a route that looks something up documents.
 NOT_FOUND = {404: {"model": Error, "description": "not found"}}
+
+
+class FailureOut(BaseModel):
+    url: str
+    reason: str
+    transient: bool = Field(description="whether the next refresh tries it again")
+
+
+class DuplicateOut(BaseModel):
+    url: str
+    of: str = Field(description="the id of the article it copies")
+    similarity: float = Field(description="MinHash containment; 1.0 for the same URL listed by another feed")
+
+
+class FeedOut(BaseModel):
+    """One feed of a refresh's feeds step (retrieval.web.report.FeedReport)."""
+
+    feed: str
+    seen: int = Field(description="entries the feed lists now")
+    new: int = Field(description="entries never seen before")
+    retried: int = Field(description="earlier failures tried again")
+    fetched: int = Field(description="pages that answered with a body")
+    written: list[str] = Field(description="the article ids written into the corpus folder")
+    failed: list[FailureOut] = Field(description="each page that failed, with why")
+    duplicates: list[DuplicateOut] = Field(description="each entry skipped as a copy of an article kept")
+    error: str | None = Field(description="why the feed itself could not be read (its URL included)")
+    not_modified: bool
+    seconds: float
+
+    @classmethod
+    def build(cls, report) -> "FeedOut":
+        """From a retrieval.web.report.FeedReport."""
+        return cls(feed=report.feed, seen=report.seen, new=report.new, retried=report.retried, fetched=report.fetched,
+                   written=list(report.written),
+                   failed=[FailureOut(url=f.url, reason=f.reason, transient=f.transient) for f in report.failed],
+                   duplicates=[DuplicateOut(url=d.url, of=d.of, similarity=round(d.similarity, 3))
+                               for d in report.duplicates],
+                   error=report.error, not_modified=report.not_modified, seconds=round(report.seconds, 3))
+
+
+class CollectOut(BaseModel):
+    """The feeds step of a refresh: each feed, the lines of feeds.txt that are not a feed, and the report as text."""
+
+    feeds: list[FeedOut]
+    bad_lines: list[str]
+    notes: list[str]
+    report: str = Field(description="the same report `citeqa refresh` prints")

@@ -72,6 +72,35 @@ function quotedSentences(c) {
   return quotedRanges(c).map((s) => chars.slice(s.start - c.start, s.end - c.start).join("")).join(" … ");
 }
 
+// A link to where a citation's article came from, or null. Only an http(s) URL becomes an href (never a
+// javascript: or data: one from a page's metadata); it opens apart from the chat and is not told who sent it.
+function safeUrl(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed : null;
+  } catch (err) {
+    return null;
+  }
+}
+
+function sourceLink(url, label) {
+  const parsed = safeUrl(url);
+  if (!parsed) return null;
+  return el("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank", class: "source-link" },
+            label || parsed.hostname);
+}
+
+// "Original: example.org (2024-03-05); also at other.org": under a citation's quote, when its article has a source.
+function sources(c) {
+  const first = sourceLink(c.url);
+  const others = (c.sources || []).map((url) => sourceLink(url)).filter(Boolean);
+  if (!first && !others.length) return null;
+  const line = el("p", { class: "sources" });
+  if (first) line.append("Original: ", first, c.published ? ` (${c.published})` : "");
+  others.forEach((link, k) => line.append(k === 0 ? (first ? "; also at " : "At ") : ", ", link));
+  return line;
+}
+
 function renderAnswer(item, answer) {
   const open = (citation) => showPassage(citation);
   const body = el("div", { class: "answer" + (answer.abstained ? " abstained" : "") });
@@ -85,7 +114,7 @@ function renderAnswer(item, answer) {
       list.append(el("li", {}, el("button", { type: "button", class: "citation", "data-passage": c.passage_id,
                                                onclick: () => open(c) },
                                   el("span", { class: "n" }, `[${c.n}] `), el("span", { class: "title" }, c.title)),
-                     el("q", {}, quote)));
+                     el("q", {}, quote), ...[sources(c)].filter(Boolean)));
     }
     body.append(list);
   }
@@ -142,6 +171,8 @@ async function showPassage(citation) {
     const mark = marks[0];
     $("viewer-title").textContent = article.title;
     $("viewer-meta").textContent = [article.date, `passage ${citation.passage_id}`].filter(Boolean).join(" · ");
+    const original = sourceLink(article.url, "the original");
+    if (original) $("viewer-meta").append(" · ", original);
     $("viewer").hidden = false;
     mark.scrollIntoView({ block: "center" });
     mark.focus({ preventScroll: true });

@@ -87,7 +87,10 @@ class _Run:
         try:
             return self._feed(line, started)
         except Exception as err:  # a full disk, a bug: reported with the feed's URL, the other feeds go on
-            log.exception("feed %s failed", line.url)
+            if isinstance(err, WebError):  # gone, hanging, not a feed: the report says it; no traceback to read
+                log.warning("feed %s", err)
+            else:
+                log.exception("feed %s failed", line.url)
             error = err if isinstance(err, WebError) else f"{line.url}: {type(err).__name__}: {err}"
             with self.lock:
                 self.ledger.checked(line.url, None, str(error))

@@ -104,7 +104,8 @@ class ArticleShelf(Mapping[str, Article]):
     def _read_article(self, k: int) -> Article:
         start, end = int(self.lines[k]), int(self.lines[k + 1])
         record = json.loads(os.pread(self._fd, end - start, start))
-        article = Article(**{**record, "sections": tuple(map(tuple, record["sections"]))})
+        article = Article(**{**record, "sections": tuple(map(tuple, record["sections"])),
+                             "sources": tuple(record.get("sources", ()))})
         if article.id != self.headings[k][0]:
             raise ValueError(f"articles.jsonl line {k + 1} holds {article.id!r}, headings.json {self.headings[k][0]!r}")
         return article

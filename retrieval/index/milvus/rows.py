@@ -96,6 +96,7 @@ def article_rows(article: Article, own: list[tuple[Passage, np.ndarray]]) -> lis
     pieces = [article.text[i:i + PIECE] for i in range(0, max(1, len(article.text)), PIECE)]
     meta = {"sha256": article.sha256, "title": article.title, "date": article.date, "published": article.published,
             "path": article.path, "sections": [list(s) for s in article.sections], "names": names,
+            "url": article.url, "author": article.author, "site": article.site, "sources": list(article.sources),
             "pieces": len(pieces)}
     return [{"key": f"{article.id}:{k}", "article_id": article.id, "k": k, "piece": piece,
              "meta": meta if k == 0 else {}, "unused": [0.0, 0.0]} for k, piece in enumerate(pieces)]

@@ -309,7 +309,8 @@ class MilvusStore:
         rows = rows[:meta["pieces"]]  # past them: a shorter version's leftovers, if a refresh died before deleting them
         return Article(id=article_id, title=meta["title"], text="".join(r["piece"] for r in rows), sha256=meta["sha256"],
                        sections=tuple(tuple(s) for s in meta["sections"]), date=meta["date"],
-                       published=meta["published"], path=meta["path"])
+                       published=meta["published"], path=meta["path"], url=meta.get("url"),
+                       author=meta.get("author"), site=meta.get("site"), sources=tuple(meta.get("sources", ())))
 
 
 
