@@ -11,6 +11,7 @@ from typing import Collection, Sequence
 
 from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
 from retrieval.answer.compose import abstain, compose
+from retrieval.answer.lists import complete_answer
 from retrieval.answer.abstention import signals
 from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
@@ -173,4 +174,8 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     chosen = choose_readings(g.readings)
     fields["details"]["reader"] = {"span_score": round(best.span_score, 3), "null_score": round(best.null_score, 3),
                                    "probability": round(best.probability, 4)}
+    # Issue 35: a set question answered whole, "Who is X?" with X's role (answer/lists.py); else the chosen readings.
+    whole = complete_answer(q, g.scored, g.readings, chosen)
+    if whole is not None:
+        return compose(q.asked, whole.sentences, span=whole.span, members=whole.members, **fields)
     return compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields)
