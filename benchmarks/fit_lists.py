@@ -6,7 +6,7 @@
    SQuAD questions of the reader's training articles, each labelled by whether its answer is a coordination
    (benchmarks/list_questions.py); its average precision is measured on the articles the reader never saw.
    `--write` saves it to retrieval/models/set_questions.json with its pedigree.
-2. `lists.P_SET`, `LIST_MARGIN`, `CO_ARGUMENTS` and `COORDINATED` (retrieval/answer/lists.py), by a grid over
+2. `lists.P_SET`, `LIST_MARGIN`, `CO_ARGUMENTS` and `P_COORDINATED` (retrieval/answer/lists.py), by a grid over
    the tuning parts of the set questions (benchmarks/data/lists/) and of the single-answer development sets
    (seeds, XQuAD): the best span item recall of the set questions among the options that leave the single
    answers' item F1 (a single answer is a set of one) no worse than never completing a set.
@@ -49,6 +49,7 @@ SETS = [  # (corpus, questions files)
 ]
 P_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01)
 MIN_COUNT = 20
+COORD_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 1.01)
 MARGIN_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 100.0)
 
 
@@ -144,8 +145,10 @@ def main() -> None:
     cases = tuning_cases(embedder)
     print(f"{len(cases)} tuning questions, {sum(bool(c.item.members) for c in cases)} of them set questions")
     results = []
-    for p_set, margin, co, coordinated in itertools.product(P_GRID, MARGIN_GRID, (False, True), (False, True)):
-        options = dict(p_set=p_set, margin=margin, co_arguments=co, coordinated=coordinated)
+    for p_set, margin, co, p_coord in itertools.product(P_GRID, MARGIN_GRID, (False, True), COORD_GRID):
+        if p_coord > p_set:
+            continue  # a question worded as a set is one already
+        options = dict(p_set=p_set, margin=margin, co_arguments=co, p_coordinated=p_coord)
         sets_f1 = [item_f1(predicted(c, **options), gold_members(c.item)) for c in cases if c.item.members]
         single_f1 = [item_f1(predicted(c, **options), gold_members(c.item)) for c in cases if not c.item.members]
         recall = [span_recall(predicted(c, **options), c.item.members) for c in cases if c.item.members]
@@ -154,7 +157,7 @@ def main() -> None:
     # Single answers unchanged or better: the options whose single-answer F1 is at least that of never
     # completing a set (the last margin and P_SET complete none); among them the best span recall of the sets.
     floor = next(r[2] for r in results if r[3]["margin"] == MARGIN_GRID[-1] and r[3]["p_set"] > 1
-                 and not r[3]["coordinated"])
+                 and r[3]["p_coordinated"] > 1)
     results = [r for r in results if r[2] >= floor]
     results.sort(key=lambda r: (-r[0], -r[1], -r[3]["margin"], -r[3]["p_set"]))
     for r in results[:int(os.environ.get("SHOW", "10"))]:
@@ -165,7 +168,7 @@ def main() -> None:
         path = ROOT / "retrieval" / "parameters.json"
         data = json.loads(path.read_text(encoding="utf-8"))
         data["lists"] = {"P_SET": best[3]["p_set"], "LIST_MARGIN": best[3]["margin"], "CO_ARGUMENTS": best[3]["co_arguments"],
-                         "COORDINATED": best[3]["coordinated"]}
+                         "P_COORDINATED": best[3]["p_coordinated"]}
         data["manifest"]["fitted"]["lists"] = (
             "benchmarks/fit_lists.py on the tuning parts (a grid: the best span item recall of the set questions among "
             f"the options whose single answers' item F1 is no worse than never completing a set, {floor})")

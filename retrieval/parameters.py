@@ -15,7 +15,7 @@ EXPECTED = {
     "sentences": ("W_BIGRAM", "W_RANK", "W_TYPE", "W_LONG", "PRIOR_POWER"),
     "reading": ("W_SENTENCE", "READER_TERM", "SECOND_MARGIN", "READ_SENTENCES"),
     "abstention": ("WEIGHTS", "BIAS", "MAX_DOUBT"),
-    "lists": ("P_SET", "LIST_MARGIN", "CO_ARGUMENTS", "COORDINATED"),
+    "lists": ("P_SET", "LIST_MARGIN", "CO_ARGUMENTS", "P_COORDINATED"),
 }
 
 

@@ -8,10 +8,11 @@ it is an argument of a verb ("X met with Y"), for that verb's other arguments of
 question does not name. A sentence that adds no member is not quoted. The answer's span is the members
 joined; each member keeps its offsets in the article.
 
-Which questions are set questions is decided twice, both measured on the tuning parts
-(benchmarks/fit_lists.py): the question's own words (retrieval.question.sets, at least P_SET), or the
-article itself, when a second sentence the reader answers in with that margin holds a coordination of its
-own: a list the article gives is evidence of a set that "Who attended ...?" does not word.
+Which questions are set questions is decided three ways, each threshold fitted on the tuning parts
+(benchmarks/fit_lists.py): the question's own words (retrieval.question.sets, at least P_SET); the article,
+when a second sentence the reader answers in with that margin holds a coordination of its own (a list the
+article gives is evidence of a set that "Who attended ...?" does not word); or the answer's own sentence,
+when the reader's span stands in a coordination and the words make a set at least P_COORDINATED likely.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from retrieval.types import Member
 P_SET = FITTED["lists"]["P_SET"]
 LIST_MARGIN = FITTED["lists"]["LIST_MARGIN"]
 CO_ARGUMENTS = FITTED["lists"]["CO_ARGUMENTS"]
-COORDINATED = FITTED["lists"]["COORDINATED"]
+P_COORDINATED = FITTED["lists"]["P_COORDINATED"]
 # Only questions asking for things a span can list: a "why" or "how" question is never a set.
 _KINDS = (None, "PERSON", "ORG", "PLACE")
 
@@ -57,7 +58,7 @@ def complete_answer(query: Query, scored: list[Sentence], readings: list[Reading
 
 def complete(query: Query, readings: list[Reading], chosen: list[Reading], p_set: float = P_SET,
              margin: float = LIST_MARGIN, co_arguments: bool = CO_ARGUMENTS,
-             coordinated: bool = COORDINATED) -> Listed | None:
+             p_coordinated: float = P_COORDINATED) -> Listed | None:
     """The whole set when `query` asks for one and the article gives two or more members; None keeps the
     answer as chosen (one span)."""
     if not chosen or query.kind not in _KINDS or _opens_with(query.text, ("why", "how", "when")):
@@ -67,9 +68,10 @@ def complete(query: Query, readings: list[Reading], chosen: list[Reading], p_set
     mine = [r for r in readings if r is first or (r.sentence.hit.passage.article_id == article
                                                    and r.span_score - r.null_score >= margin)]
     found = [(r, _members(r, query, co_arguments)) for r in sorted(mine, key=lambda r: r.sentence.start)]
-    worded = set_probability(query.text) >= p_set
+    p = set_probability(query.text)
+    worded = p >= p_set
     listed_elsewhere = any(len(m) >= 2 for r, m in found if r is not first)
-    listed_here = coordinated and any(len(m) >= 2 for r, m in found if r is first)
+    listed_here = p >= p_coordinated and any(len(m) >= 2 for r, m in found if r is first)
     if not (worded or listed_elsewhere or listed_here):
         return None
     sentences, members, seen = [], [], set()
