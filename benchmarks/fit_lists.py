@@ -1,11 +1,12 @@
 """Fit the set-question detector and the set answer's thresholds on tuning parts only; print their figures.
 
-    .venv/bin/python benchmarks/fit_lists.py [--write]
+    .venv/bin/python benchmarks/fit_lists.py [--detector] [--write]
 
 1. The detector (retrieval/question/sets.py): a logistic regression over a question's words, trained on the
    SQuAD questions of the reader's training articles, each labelled by whether its answer is a coordination
    (benchmarks/list_questions.py); its average precision is measured on the articles the reader never saw.
-   `--write` saves it to retrieval/models/set_questions.json with its pedigree.
+   Only with `--detector` (its solver's last digits vary from run to run); `--write` then saves it to
+   retrieval/models/set_questions.json with its pedigree.
 2. `lists.P_SET`, `LIST_MARGIN`, `CO_ARGUMENTS` and `P_COORDINATED` (retrieval/answer/lists.py), by a grid over
    the tuning parts of the set questions (benchmarks/data/lists/) and of the single-answer development sets
    (seeds, XQuAD): the best span item recall of the set questions among the options that leave the single
@@ -136,11 +137,13 @@ def predicted(case: Case, **options) -> list[str]:
 
 
 def main() -> None:
-    detector = fit_detector()
-    if "--write" in sys.argv:
-        MODEL.write_text(json.dumps(detector, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        from retrieval.question import sets
-        sets._weights.cache_clear()
+    # The detector is refitted only when asked (--detector): the thresholds below are fitted to the one shipped.
+    if "--detector" in sys.argv or not MODEL.is_file():
+        detector = fit_detector()
+        if "--write" in sys.argv:
+            MODEL.write_text(json.dumps(detector, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            from retrieval.question import sets
+            sets._weights.cache_clear()
     embedder = make_embedder(Settings(_env_file=None, index=ROOT / ".citeqa" / "index"))
     cases = tuning_cases(embedder)
     print(f"{len(cases)} tuning questions, {sum(bool(c.item.members) for c in cases)} of them set questions")

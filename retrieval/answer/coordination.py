@@ -65,7 +65,8 @@ def conjuncts(root) -> list:
 
 def phrase(token) -> tuple[int, int]:
     """Character offsets in the doc of the member a coordinated token stands for: its subtree without the
-    coordination, appositions and clauses hanging off it, widened to the whole named entity it is part of."""
+    coordination, appositions and clauses hanging off it, widened to the whole named entity it is part of
+    ("Han Chinese", where the entity is "Chinese"); a person is their name alone."""
     keep = [token]
     todo = [c for c in token.children if c.dep_ not in _LEFT_OUT]
     while todo:
@@ -78,6 +79,8 @@ def phrase(token) -> tuple[int, int]:
     first, last = min(keep, key=lambda t: t.i), max(keep, key=lambda t: t.i)
     start, end = first.idx, last.idx + len(last.text)
     entity = entity_of(token)
+    if entity is not None and entity.label_ == "PERSON":
+        return entity.start_char, entity.end_char  # the name, without the title before it ("Vice Mayor")
     if entity is not None and entity.label_ in NAMED:
         start, end = min(start, entity.start_char), max(end, entity.end_char)
     return start, end

@@ -14,7 +14,7 @@ from retrieval.answer import coordination
 from retrieval.answer.candidates import Sentence
 from retrieval.answer.spans import Reading
 
-_WHO_IS = re.compile(r"^\s*(?:who|what) (?:is|was) (?P<name>(?:[A-Z][\w'’.-]*\s*){1,4}?)\s*\??\s*$")
+_WHO_IS = re.compile(r"^\s*(?i:who|what)\s+(?i:is|was)\s+(?P<name>(?:[A-Z][\w'’.-]*\s*){1,4}?)\s*\??\s*$")
 
 
 def asked_name(question: str) -> str | None:
