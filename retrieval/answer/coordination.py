@@ -102,8 +102,10 @@ def members(doc, start: int, end: int) -> list[tuple[int, int]]:
     root = root_of(doc, start, end)
     if root is None:
         return [(start, end)]
-    found = sorted({phrase(t) for t in conjuncts(root)
-                    if t is root or (same_kind(root, t) and t.pos_ not in ("CCONJ", "PUNCT", "ADP", "PART"))})
+    found = sorted({phrase(t) for t in conjuncts(root) if t is root or (
+        same_kind(root, t) and t.pos_ not in ("CCONJ", "PUNCT", "ADP", "PART")
+        # "X, Mayor of Beijing and Deputy Secretary of Y": a title coordinated with a title is no member
+        and not (_is_name(root) and not t.ent_type_ and any(c.dep_ == "prep" for c in t.children)))})
     return _outermost(found)
 
 
@@ -143,7 +145,8 @@ def role(doc, start: int, end: int) -> tuple[int, int] | None:
     if root is None:
         return None
     for child in root.children:
-        if child.dep_ == "appos" and child.i > root.i and doc[child.left_edge.i - 1].text != "(":
+        # An apposition follows a comma; after "(" it is an aside, after ";" the next item of a list.
+        if child.dep_ == "appos" and child.i > root.i and doc[child.left_edge.i - 1].text not in ("(", ";"):
             keep = [t for t in child.subtree if not any(a.dep_ in ("conj", "cc", "relcl") and a.head.i >= child.i
                                                          and t in a.subtree for a in child.children)]
             while keep and keep[-1].dep_ in ("punct", "cc"):
@@ -155,7 +158,7 @@ def role(doc, start: int, end: int) -> tuple[int, int] | None:
                     last += 1  # "(WIPO)" whole
                 return keep[0].idx, doc[last].idx + len(doc[last].text)
     name = doc.char_span(start, end, alignment_mode="expand")
-    title = [t for t in root.lefts if t.dep_ in ("compound", "poss", "amod") and t.i < name.start
+    title = [t for t in root.lefts if t.dep_ in ("compound", "poss", "amod", "nmod") and t.i < name.start
              and t.pos_ in ("PROPN", "NOUN", "ADJ")]
     if title:
         first = min(t.left_edge.i for t in title)
