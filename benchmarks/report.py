@@ -27,7 +27,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "benchmarks.md"
 # Each generated part of the page: its marker name and the results file it renders.
 PARTS = {"bench": "results.md", "reader-cost": "reader_cost.json", "embedder": "onnx_embedder.json", "eval": "eval.json",
-         "web-pages": "web_pages.json", "near-duplicates": "near_duplicates.json"}
+         "web-pages": "web_pages.json", "near-duplicates": "near_duplicates.json",
+         "lists": "lists.json"}
 # The bench part's marker lines, as the README had them (benchmarks/run.py copies results.md between them).
 BEGIN, END = "<!-- bench: begin (benchmarks/run.py copies results.md here) -->", "<!-- bench: end -->"
 
@@ -46,8 +47,11 @@ def rendered(part: str, results: Path = RESULTS) -> str | None:
     if part == "bench":
         return path.read_text(encoding="utf-8").strip()
     data = json.loads(path.read_text(encoding="utf-8"))
+    from lists_report import lists_markdown  # benchmarks/ is on the path: this script's folder
+
     return {"reader-cost": reader_cost_markdown, "embedder": embedder_markdown, "eval": eval_markdown,
-            "web-pages": web_pages_markdown, "near-duplicates": near_duplicates_markdown}[part](data).strip()
+            "web-pages": web_pages_markdown, "near-duplicates": near_duplicates_markdown,
+            "lists": lists_markdown}[part](data).strip()
 
 
 def shown(part: str, page: Path = PAGE) -> str:

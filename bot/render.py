@@ -68,7 +68,9 @@ FIGURES = ("hit@1", "hit@3", "mrr@10", "answer_hit", "span_exact", "span_f1", "s
            "false_abstain", "abstain_rate", "article@1",
            "followup_hit@3", "followup_answer_hit", "followup_false_abstain", "followup_article@1",
            "coqa_f1", "first_turn_coqa_f1", "followup_coqa_f1", "coqa_f1/span", "coqa_f1/yesno", "coqa_f1/free",
-           "yesno_right", "refused", "ask_p50_ms", "ask_p95_ms", "questions")
+           "yesno_right", "refused",
+           "list_span_recall", "list_sentences_hold_all", "list_first_citation", "list_member_precision",
+           "ask_p50_ms", "ask_p95_ms", "questions")
 
 
 def figures_table(results: dict[str, dict]) -> str:
@@ -97,7 +99,13 @@ def telegram_html(answer: Answer, quote_chars: int = 120, note: str | None = Non
         blocks.append(f"{escape(answer.text)} Nothing in the articles I know answers that. Try asking it another "
                       "way, or send /sources to see which articles I have.")
         return split_html("\n\n".join(blocks))
-    blocks.append(_with_span(answer.text, answer.span))
+    if answer.members:
+        # A set answer: its members one to a line (a long list is split between lines, never inside a name),
+        # then the sentences they come from.
+        blocks.append(f"<b>{len(answer.members)} named:</b>\n" + "\n".join(f"• {escape(m.text)}" for m in answer.members))
+        blocks.append(escape(answer.text))
+    else:
+        blocks.append(_with_span(answer.text, answer.span))
     for c in answer.citations:
         ranges = cited_ranges(answer, c.n)
         quote = c.quote[ranges[0][0]:ranges[0][1]] if ranges else c.quote

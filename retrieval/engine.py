@@ -11,6 +11,7 @@ from typing import Collection, Sequence
 
 from retrieval.answer.candidates import Sentence, candidate_sentences, score_sentences
 from retrieval.answer.compose import abstain, ask_what_about, compose
+from retrieval.answer.lists import complete_answer
 from retrieval.answer.abstention import signals
 from retrieval.answer.sources import with_sources
 from retrieval.answer.verdict import evidence as verdict_evidence, verdict
@@ -184,5 +185,10 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
         fields["details"]["verdict"] = verdict_evidence(q.text, decides.text).as_dict()
         return with_sources(compose(q.asked, [decides], span=said, lead=f"{said.capitalize()}." if said else "",
                                     **fields), g.index.articles)
+    # Issue 35: a set question answered whole, "Who is X?" with X's role (answer/lists.py); else the chosen readings.
+    whole = complete_answer(q, g.scored, g.readings, chosen)
+    if whole is not None:
+        return with_sources(compose(q.asked, whole.sentences, span=whole.span, members=whole.members, **fields),
+                            g.index.articles)
     return with_sources(compose(q.asked, [r.sentence for r in chosen], span=best.span or None, **fields),
                         g.index.articles)

@@ -16,6 +16,7 @@ EXPECTED = {
     "reading": ("W_SENTENCE", "READER_TERM", "SECOND_MARGIN", "READ_SENTENCES"),
     "abstention": ("WEIGHTS", "BIAS", "MAX_DOUBT"),
     "verdict": ("WEIGHTS", "BIAS", "MIN_SURE"),
+    "lists": ("P_SET", "LIST_MARGIN", "CO_ARGUMENTS", "P_COORDINATED"),
 }
 
 

@@ -75,6 +75,16 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One member of a set answer ("Wang Hong" of the officials who joined), in its article's offsets."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """One earlier exchange of a conversation, as much of it as a follow-up needs."""
 
@@ -95,6 +105,8 @@ class Answer:
     search_query: str = ""  # the question as searched, with any follow-up context carried in
     index_version: str = ""
     details: dict = field(default_factory=dict, compare=False)
+    # A set question's members, each once, in the order the span lists them; empty for any other answer.
+    members: tuple[Member, ...] = ()
 
     def as_turn(self) -> Turn:
         return Turn(

@@ -29,6 +29,8 @@ BEGIN, END = "<!-- tour: begin (tests/readme_tour.py writes this part) -->", "<!
 CITEQA = str(Path(sys.executable).with_name("citeqa"))
 ASK = "Who attended the Beijing WIPO meeting?"
 HTTP_QUESTION = "Who presided over the special meeting on IP protection?"
+SET_ASK = "Which parks make up the Three Parks and One Area?"  # a set question (issue 35)
+ROLE_ASK = "Who is Wang Binying?"
 SHOWN_PORT = 8000  # what the README's commands say; the run itself takes a free port
 
 # What changes from one run to the next, and what it is compared as.
@@ -69,6 +71,8 @@ def run_tour() -> str:
 
         indexed = citeqa("index")
         asked = citeqa("ask", ASK)
+        listed = citeqa("ask", SET_ASK)
+        role = citeqa("ask", ROLE_ASK)
         refreshed = citeqa("refresh")
         ready, answer = _serve(env)
     shown = f"127.0.0.1:{SHOWN_PORT}"
@@ -81,6 +85,10 @@ def run_tour() -> str:
         "sentence's offsets in the article. `--json` prints the whole answer: text, span, citations with",
         "article id, passage id, quote (the passage), its character offsets, score, `sentences` (the",
         "offsets of exactly the quoted sentences) and the article's `url`, `published` and other `sources`.", "",
+        "A question that asks for a set gets every member the article names, and `--json` adds `members`, each",
+        "with its offsets in the article; \"Who is X?\" gets X's role where an article gives one:", "",
+        *_block(f'citeqa ask "{SET_ASK}"', listed), "",
+        *_block(f'citeqa ask "{ROLE_ASK}"', role), "",
         "Bring the index up to date after articles are added, edited or deleted (only those are",
         "embedded again; when nothing changed, nothing is published and the model is not even loaded):", "",
         *_block("citeqa refresh", refreshed), "",

@@ -76,12 +76,22 @@ class CitationOut(BaseModel):
     sources: list[str] = Field([], description="the same story's other URLs (wire copies), when known")
 
 
+class MemberOut(BaseModel):
+    text: str
+    article_id: str
+    start: int = Field(description="where the member starts in the article's text (characters)")
+    end: int
+
+
 class AskOut(BaseModel):
     question: str
     text: str = Field(description="the answer: sentences from the articles, each followed by [n]")
     span: str | None = Field(description="the short answer inside the text, when there is one")
     citations: list[CitationOut]
     abstained: bool = Field(description="true when the articles do not answer the question")
+    members: list[MemberOut] = Field(
+        default_factory=list, description="a set question's every member, as the span lists them, with offsets in "
+                                          "its article's text; empty for any other answer")
     conversation_id: str
     turn: int = Field(description="this answer's number in the conversation (for feedback)")
     search_query: str
@@ -92,6 +102,7 @@ class AskOut(BaseModel):
     def build(cls, answer: Answer, conversation_id: str, turn: int, seconds: float) -> "AskOut":
         return cls(question=answer.question, text=answer.text, span=answer.span, abstained=answer.abstained,
                    citations=[CitationOut.model_validate(c, from_attributes=True) for c in answer.citations],
+                   members=[MemberOut.model_validate(m, from_attributes=True) for m in answer.members],
                    conversation_id=conversation_id, turn=turn, search_query=answer.search_query,
                    index_version=answer.index_version, seconds=round(seconds, 4))
 

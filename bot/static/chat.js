@@ -38,26 +38,45 @@ function say(text, isError = false) {
   status.classList.toggle("error", isError);
 }
 
-// "Sentence one. [1] Sentence two. [2]": the numbers become buttons that open their citation, and the
-// reader's span is marked where it first stands in the text.
+// "Sentence one. [1] Sentence two. [2]": the numbers become buttons that open their citation; the reader's
+// span, or each member of a set answer, is marked where it first stands in the text.
 function answerText(answer, open) {
   const p = el("p", { class: "answer-text" });
-  let spanShown = !answer.span;
+  const members = answer.members || [];
+  const pending = members.length ? members.map((m) => m.text) : (answer.span ? [answer.span] : []);
+  const cls = members.length ? "member" : "span";
   for (const part of answer.text.split(/(\[\d+\])/)) {
     const match = /^\[(\d+)\]$/.exec(part);
     const citation = match && answer.citations.find((c) => c.n === Number(match[1]));
-    const at = spanShown ? -1 : part.indexOf(answer.span);
     if (citation) {
       p.append(el("button", { type: "button", class: "cite-ref", "aria-label": `Show passage ${citation.n}`,
                               onclick: () => open(citation) }, `[${citation.n}]`));
-    } else if (at >= 0) {
-      p.append(part.slice(0, at), el("mark", { class: "span" }, answer.span), part.slice(at + answer.span.length));
-      spanShown = true;
     } else {
-      p.append(part);
+      p.append(...marked(part, pending, cls));
     }
   }
   return p;
+}
+
+// `text` as nodes, each of `needles` found in it marked (once: a found needle leaves `needles`).
+function marked(text, needles, cls) {
+  const found = [];
+  for (const needle of needles.slice()) {
+    const at = text.indexOf(needle);
+    if (at >= 0 && !found.some((f) => at < f.end && f.start < at + needle.length)) {
+      found.push({ start: at, end: at + needle.length });
+      needles.splice(needles.indexOf(needle), 1);
+    }
+  }
+  found.sort((a, b) => a.start - b.start);
+  const nodes = [];
+  let at = 0;
+  for (const f of found) {
+    nodes.push(text.slice(at, f.start), el("mark", { class: cls }, text.slice(f.start, f.end)));
+    at = f.end;
+  }
+  nodes.push(text.slice(at));
+  return nodes;
 }
 
 // The article ranges a citation quotes: its sentences, or the whole passage for a citation without them.
@@ -102,9 +121,16 @@ function sources(c) {
 }
 
 function renderAnswer(item, answer) {
-  const open = (citation) => showPassage(citation);
+  const open = (citation) => showPassage(citation, answer.members || []);
   const body = el("div", { class: "answer" + (answer.abstained ? " abstained" : "") });
-  if (answer.span) body.append(el("p", { class: "span" }, el("strong", {}, "Answer: "), el("mark", {}, answer.span)));
+  const members = answer.members || [];
+  if (members.length) {
+    // A set answer: its members as a list, each marked again inside the sentences it is quoted from.
+    body.append(el("p", { class: "span" }, el("strong", {}, `Answer (${members.length}): `)),
+                el("ul", { class: "members", "aria-label": "Members" }, ...members.map((m) => el("li", {}, el("mark", {}, m.text)))));
+  } else if (answer.span) {
+    body.append(el("p", { class: "span" }, el("strong", {}, "Answer: "), el("mark", {}, answer.span)));
+  }
   body.append(answerText(answer, open));
   if (answer.citations.length) {
     const list = el("ol", { class: "citations", "aria-label": "Citations" });
@@ -144,7 +170,7 @@ function feedbackButtons(answer) {
   return box;
 }
 
-async function showPassage(citation) {
+async function showPassage(citation, members = []) {
   try {
     let article = state.articles.get(citation.article_id);
     if (!article) {
@@ -160,7 +186,17 @@ async function showPassage(citation) {
     let at = citation.start;
     const marks = [];
     for (const s of sentences) {
-      const mark = el("mark", { tabIndex: -1 }, piece(s.start, s.end));
+      // The members of a set answer that this sentence gives, marked inside its mark.
+      const inside = members.filter((m) => m.article_id === citation.article_id && s.start <= m.start && m.end <= s.end)
+        .sort((a, b) => a.start - b.start);
+      const nodes = [];
+      let from = s.start;
+      for (const m of inside) {
+        nodes.push(piece(from, m.start), el("mark", { class: "member" }, piece(m.start, m.end)));
+        from = m.end;
+      }
+      nodes.push(piece(from, s.end));
+      const mark = el("mark", { tabIndex: -1 }, ...nodes);
       passage.append(piece(at, s.start), mark);
       marks.push(mark);
       at = s.end;

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.engine import Engine, ask
+from retrieval.evaluate.lists import list_figures
 from retrieval.evaluate.metrics import coqa_scores, is_short, squad_normalise, token_f1
 from retrieval.errors import CiteqaError
 from retrieval.question.wording import answer_type
@@ -34,6 +35,7 @@ class Item:
     kind: str | None = None
     answers: tuple[str, ...] = ()
     article_ids: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # a set question's every member (retrieval/evaluate/lists.py)
 
 
 @dataclass
@@ -79,7 +81,8 @@ def _item(conversation_id: str, k: int, t: dict, article_ids: tuple[str, ...] = 
         raise TypeError("answer and answers must be lists of strings")
     return Item(id=f"{conversation_id}" + (f".{k + 1}" if k else ""), question=t["question"], article=t.get("article"),
                 evidence=t.get("evidence"), answer=tuple(answer), abstain=bool(t.get("abstain")),
-                kind=t.get("kind"), answers=tuple(answers), article_ids=article_ids)
+                kind=t.get("kind"), answers=tuple(answers), article_ids=article_ids,
+                members=tuple(t.get("members") or ()))
 
 
 PARTS = ("all", "tuning", "reporting")
@@ -168,7 +171,7 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
     if item.answer:
         text = answer.text.lower()
         out[f"{prefix}answer_hit"] = float(all(a.lower() in text for a in item.answer))
-        if is_short(item.answer):
+        if is_short(item.answer) and not item.members:  # a set's members are not alternative answers
             # SQuAD's way: the best over the gold answers, after its normalisation. span_exact_all and
             # span_f1_all are over every short answer; span_exact and span_f1 over the questions that
             # ask for a person, place, organisation, date, number or amount.
@@ -177,6 +180,8 @@ def _score(item: Item, answer: Answer, followup: bool) -> dict[str, float]:
             out.update(span_exact_all=exact, span_f1_all=f1)
             if answer_type(item.question):
                 out.update(span_exact=exact, span_f1=f1)
+    if item.members and not followup:
+        out.update(list_figures(item, answer))
     return out
 
 
