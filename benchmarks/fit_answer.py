@@ -77,9 +77,9 @@ def tuning_questions(embedder):
                         yield conversation, gather(engine, conversation[0].question), engine.reader
 
 
-def conversational_turns(embedder):
-    """(item, gathered, reader) for every turn after the first of the CoQA tuning part, asked in its
-    conversation (the history is the product's own earlier answers) over its story."""
+def coqa_tuning_turns(embedder):
+    """(turn number, item, the history before it, engine, its answer) for every turn of the CoQA tuning part,
+    each asked in its conversation (the history is the product's own earlier answers) over its story."""
     with tempfile.TemporaryDirectory() as scratch:
         build(COQA / "corpus", Path(scratch), embedder)
         engine = Engine.open(Path(scratch), embedder)
@@ -88,9 +88,16 @@ def conversational_turns(embedder):
                 continue
             history = []
             for k, item in enumerate(conversation):
-                if k:
-                    yield item, gather(engine, item.question, history, article_ids=item.article_ids), engine.reader
-                history.append(ask(engine, item.question, history, article_ids=item.article_ids).as_turn())
+                answer = ask(engine, item.question, history, article_ids=item.article_ids)
+                yield k, item, tuple(history), engine, answer
+                history.append(answer.as_turn())
+
+
+def conversational_turns(embedder):
+    """(item, gathered, reader) for every turn after the first of the CoQA tuning part."""
+    for k, item, history, engine, _ in coqa_tuning_turns(embedder):
+        if k:
+            yield item, gather(engine, item.question, history, article_ids=item.article_ids), engine.reader
 
 
 def fit_search(embedder) -> dict:

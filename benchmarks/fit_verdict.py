@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,10 @@ sys.path.insert(0, str(ROOT))
 from bot.settings import Settings, make_embedder  # noqa: E402
 from retrieval.answer.verdict import WEIGHTS, evidence  # noqa: E402
 from retrieval.articles.sentences import split_sentences  # noqa: E402
-from retrieval.engine import Engine, ask  # noqa: E402
-from retrieval.evaluate.run import load_questions, part_of  # noqa: E402
-from retrieval.index.files.refresh import build  # noqa: E402
+from fit_answer import coqa_tuning_turns  # noqa: E402  (benchmarks/ is on the path: this script's folder)
 from retrieval.terms import terms  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-COQA = SHARED / "convqa" / "coqa-cnn-dev"
 NAMES = list(WEIGHTS)
 PRECISION = 0.8
 
@@ -62,22 +58,13 @@ def boolq_tuning() -> list[tuple[str, str, bool]]:
 def coqa_tuning(embedder) -> list[tuple[str, str, bool, str]]:
     """(question, quoted sentence, answer, story) for the tuning part's yes/no turns the product answers."""
     out = []
-    with tempfile.TemporaryDirectory() as scratch:
-        build(COQA / "corpus", Path(scratch), embedder)
-        engine = Engine.open(Path(scratch), embedder)
-        for conversation in load_questions(COQA / "conversations.jsonl"):
-            if part_of(conversation) != "tuning":
-                continue
-            history = []
-            for item in conversation:
-                answer = ask(engine, item.question, history, article_ids=item.article_ids)
-                history.append(answer.as_turn())
-                if item.kind != "yesno" or not answer.citations or not answer.details.get("verdict"):
-                    continue
-                c = answer.citations[0]
-                s = c.sentences[0]
-                gold = item.answers[0].strip().lower().startswith("yes")
-                out.append((answer.question, c.quote[s.start - c.start:s.end - c.start], gold, item.article))
+    for _, item, _, _, answer in coqa_tuning_turns(embedder):
+        if item.kind != "yesno" or not answer.citations or not answer.details.get("verdict"):
+            continue
+        c = answer.citations[0]
+        s = c.sentences[0]
+        gold = item.answers[0].strip().lower().startswith("yes")
+        out.append((answer.question, c.quote[s.start - c.start:s.end - c.start], gold, item.article))
     return out
 
 
