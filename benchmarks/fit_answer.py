@@ -65,15 +65,16 @@ GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)
 TERMS = ("score", "margin", "logprob")
 
 
-def tuning_questions(embedder):
-    """(item, gathered) for every first turn of the tuning parts."""
-    for corpus, files in SETS:
+def tuning_questions(embedder, sets=SETS, keep=lambda conversation: True):
+    """(conversation, its first turn gathered, reader) for every conversation of the tuning parts of `sets`
+    ((corpus, questions files) pairs) that `keep` takes, each corpus indexed in a scratch folder."""
+    for corpus, files in sets:
         with tempfile.TemporaryDirectory() as scratch:
             build(corpus, Path(scratch), embedder)
             engine = Engine.open(Path(scratch), embedder)
             for path in files:
                 for conversation in load_questions(path):
-                    if part_of(conversation) == "tuning":
+                    if part_of(conversation) == "tuning" and keep(conversation):
                         yield conversation, gather(engine, conversation[0].question), engine.reader
 
 

@@ -23,7 +23,6 @@ import os
 import json
 import pickle
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +33,10 @@ from bot import runtime  # noqa: E402
 runtime.prepare()
 
 from bot.settings import Settings, make_embedder  # noqa: E402
+from fit_answer import tuning_questions  # noqa: E402
 from retrieval.answer.lists import complete, join  # noqa: E402
 from retrieval.answer.spans import choose_readings  # noqa: E402
-from retrieval.engine import Engine, gather  # noqa: E402
 from retrieval.evaluate.lists import gold_members, item_f1, names  # noqa: E402
-from retrieval.evaluate.run import load_questions, part_of  # noqa: E402
-from retrieval.index.files.refresh import build  # noqa: E402
 from retrieval.question.sets import MODEL, features  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -112,15 +109,9 @@ def tuning_cases(embedder) -> list[Case]:
 
 
 def _gather(embedder):
-    for corpus, files in SETS:
-        with tempfile.TemporaryDirectory() as scratch:
-            build(corpus, Path(scratch), embedder)
-            engine = Engine.open(Path(scratch), embedder)
-            for path in files:
-                for conversation in load_questions(path):
-                    item = conversation[0]
-                    if part_of(conversation) == "tuning" and not item.abstain and (item.members or item.answer):
-                        yield item, gather(engine, item.question)
+    answered = lambda conversation: not conversation[0].abstain and bool(conversation[0].members or conversation[0].answer)
+    for conversation, gathered, _ in tuning_questions(embedder, SETS, keep=answered):
+        yield conversation[0], gathered
 
 
 def span_recall(members: list[str], gold) -> float:
