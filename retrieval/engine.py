@@ -14,7 +14,7 @@ from retrieval.answer.compose import abstain, ask_what_about, compose
 from retrieval.answer.lists import complete_answer
 from retrieval.answer.abstention import signals
 from retrieval.answer.sources import with_sources
-from retrieval.answer.verdict import evidence as verdict_evidence, verdict
+from retrieval.answer.verdict import evidence as verdict_evidence
 from retrieval.embed.embedders import Embedder
 from retrieval.errors import CiteqaError, IndexCorrupt, IndexNotFound, ModelMismatch, ReaderUnavailable
 from retrieval.question.query import Query, parse
@@ -181,8 +181,9 @@ def ask(engine: Engine, question: str, history: Sequence[Turn] = (), top_k: int 
     if q.yes_no:
         # The sentence the reader found most to say in decides it; the verdict only when the model is sure.
         decides = chosen[0].sentence
-        said = verdict(q.text, decides.text)
-        fields["details"]["verdict"] = verdict_evidence(q.text, decides.text).as_dict()
+        judged = verdict_evidence(q.text, decides.text)
+        said = judged.verdict()
+        fields["details"]["verdict"] = judged.as_dict()
         return with_sources(compose(q.asked, [decides], span=said, lead=f"{said.capitalize()}." if said else "",
                                     **fields), g.index.articles)
     # Issue 35: a set question answered whole, "Who is X?" with X's role (answer/lists.py); else the chosen readings.

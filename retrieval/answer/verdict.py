@@ -40,6 +40,15 @@ class Evidence:
         z = BIAS + sum(w * getattr(self, name) for name, w in WEIGHTS.items())
         return 1.0 / (1.0 + math.exp(-z))
 
+    def verdict(self, min_sure: float = MIN_SURE) -> str | None:
+        """"yes" or "no" when the model is sure of it; None when it is not."""
+        p = self.yes_probability
+        if p >= min_sure:
+            return "yes"
+        if 1.0 - p >= min_sure:
+            return "no"
+        return None
+
     def as_dict(self) -> dict:
         return {**asdict(self), "yes_probability": round(self.yes_probability, 4)}
 
@@ -64,9 +73,4 @@ def evidence(question: str, sentence: str) -> Evidence:
 
 def verdict(question: str, sentence: str, min_sure: float = MIN_SURE) -> str | None:
     """"yes" or "no" when the model is sure of it; None when it is not."""
-    p = evidence(question, sentence).yes_probability
-    if p >= min_sure:
-        return "yes"
-    if 1.0 - p >= min_sure:
-        return "no"
-    return None
+    return evidence(question, sentence).verdict(min_sure)
