@@ -15,11 +15,12 @@ from retrieval.types import Hit, Passage
 Retriever = Literal["dense", "bm25", "rrf", "hybrid"]
 RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
 # "hybrid" scores each candidate by a weighted sum: its cosine, its BM25 score over the best
-# candidate's, and how much of the query its best sentence covers. Fitted on XQuAD dev, it beat
-# reciprocal rank fusion of the same three rankings ("rrf"): passage hit@1 0.949 against 0.931.
+# candidate's, and how much of the query its best sentence covers (weights fitted on the tuning parts by
+# benchmarks/fit_answer.py). On XQuAD dev it beat reciprocal rank fusion of the same three rankings
+# ("rrf"): passage hit@1 0.949 against 0.931.
 # A passage of an article the conversation has been citing gets W_PREFER more.
 W_DENSE, W_BM25, W_SENTENCE, W_PREFER = (FITTED["search"][n] for n in ("W_DENSE", "W_BM25", "W_SENTENCE", "W_PREFER"))
-RERANK = FITTED["search"]["RERANK"]  # on XQuAD dev 10, 15, 30 and every candidate (up to 100) gave the same figures
+RERANK = FITTED["search"]["RERANK"]  # on the tuning parts 5, 10, 15, 30 and 100 gave the same figures: the fewest
 
 
 def search(index: Snapshot, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
