@@ -4,7 +4,8 @@
 
 Fits, in order:
 0. The hybrid search's weights (`search.W_BM25`, `search.W_SENTENCE`), by a grid over hit@1 then
-   MRR of the tuning part's answerable first turns (`--search-only` stops after it: no reader needed).
+   MRR of the tuning part's answerable first turns, then `search.RERANK` (`--search-only` stops after
+   it: no reader needed). `W_DENSE` stays 1.0, the scale the others are read in.
 1. `reading.READ_SENTENCES`, `reading.READER_TERM` and `reading.W_SENTENCE`: how much the reader
    reads, which of its scores ranks sentences, and how much the sentence's retrieval score adds to it, by a grid over the tuning part's short-answer
    questions (mean span F1, then the answer in the first sentence).
@@ -20,6 +21,9 @@ Conversational turns (issue 34): the turns after the first of the CoQA CNN conve
 asked in its conversation over its story as `citeqa eval` asks it, are answerable questions of the
 abstention fit: a follow-up such as "And his title?" is not "too little to answer" when the conversation
 supplies the rest. (First turns are left out: a run's first turn there leans on turns the data does not have.)
+The same turns asked in their conversation over another tuning story are unanswerable ones (`elsewhere_turns`):
+without them the answerable follow-ups taught the model that a short turn is always answered, and the
+unanswerable seed questions were refused less (docs/decisions/0017-conversation-turns.md).
 
 Questions: the seed and XQuAD development sets, tests/data/unanswerable_*.jsonl (written by hand) and
 tests/data/swapped_*.jsonl (near-topic ones made from the development questions by
@@ -32,6 +36,7 @@ commit with `citeqa eval --part reporting` figures.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import hashlib
 import json
@@ -101,6 +106,29 @@ def conversational_turns(embedder):
             yield item, gather(engine, item.question, history, article_ids=item.article_ids), engine.reader
 
 
+def elsewhere_turns(embedder):
+    """(item marked unanswerable, gathered, reader) for every turn after the first of the CoQA tuning part, its
+    conversation asked over another tuning story: a follow-up whose story is silent, which the answerable
+    turns alone never show the model ("And his title?" over a story without him must still be refused).
+
+    The other story is the next tuning story in id order, so the pairing is fixed; the history is the product's
+    own answers over that story, as a user would have had them."""
+    conversations = [c for c in load_questions(COQA / "conversations.jsonl") if part_of(c) == "tuning"]
+    stories = sorted({c[0].article for c in conversations})
+    other = {story: stories[(n + 1) % len(stories)] for n, story in enumerate(stories)}
+    with tempfile.TemporaryDirectory() as scratch:
+        build(COQA / "corpus", Path(scratch), embedder)
+        engine = Engine.open(Path(scratch), embedder)
+        for conversation in conversations:
+            elsewhere = (other[conversation[0].article],)
+            history = []
+            for k, item in enumerate(conversation):
+                if k:
+                    g = gather(engine, item.question, history, article_ids=elsewhere)
+                    yield dataclasses.replace(item, abstain=True, article_ids=elsewhere), g, engine.reader
+                history.append(ask(engine, item.question, history, article_ids=elsewhere).as_turn())
+
+
 def fit_search(embedder) -> dict:
     from retrieval.search import ranking as search_module
     from retrieval.evaluate.run import normalise
@@ -116,23 +144,39 @@ def fit_search(embedder) -> dict:
                 if part_of(conversation) == "tuning" and not item.abstain:
                     cases.append((index, item))
         print(f"{len(cases)} answerable tuning first turns")
+
+        def measured() -> tuple[float, float]:
+            hit1, rr = [], []
+            for index, item in cases:
+                hits = search_module.diversify(search_module.search(index, embedder, item.question, k=9))
+                ranks = [n for n, h in enumerate(hits, 1) if h.passage.article_id == item.article
+                         and normalise(item.evidence) in normalise(h.passage.text)]
+                hit1.append(float(bool(ranks) and ranks[0] == 1))
+                rr.append(1.0 / ranks[0] if ranks else 0.0)
+            return float(np.mean(hit1)), float(np.mean(rr))
+
+        # W_DENSE stays 1.0: it only sets the scale the other weights are read in.
         results = []
         for w_bm25 in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0):
             for w_sentence in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
                 search_module.W_BM25, search_module.W_SENTENCE = w_bm25, w_sentence
-                hit1, rr = [], []
-                for index, item in cases:
-                    hits = search_module.diversify(search_module.search(index, embedder, item.question, k=9))
-                    ranks = [n for n, h in enumerate(hits, 1) if h.passage.article_id == item.article
-                             and normalise(item.evidence) in normalise(h.passage.text)]
-                    hit1.append(float(bool(ranks) and ranks[0] == 1))
-                    rr.append(1.0 / ranks[0] if ranks else 0.0)
-                results.append((float(np.mean(hit1)), float(np.mean(rr)), w_bm25, w_sentence))
+                results.append((*measured(), w_bm25, w_sentence))
         for h, m, b, w in sorted(results, reverse=True)[:8]:
             print(f"W_BM25 {b:4.2f} W_SENTENCE {w:4.2f}: hit@1 {h:.4f}, mrr {m:.4f}")
         h, m, b, w = max(results)
-        print(f"W_BM25 = {b}\nW_SENTENCE = {w}")
-        return {"values": {"W_BM25": b, "W_SENTENCE": w}, "figures": {"hit@1": h, "mrr@9": m, "questions": len(cases)}}
+        search_module.W_BM25, search_module.W_SENTENCE = b, w
+        # Then how many of the best candidates may move up for their best sentence: the fewest that does as
+        # well as any (each reranked candidate costs a coverage lookup).
+        reranked = {}
+        for rerank in (5, 10, 15, 30, 100):
+            search_module.RERANK = rerank
+            reranked[rerank] = measured()
+            print(f"RERANK {rerank:3d}: hit@1 {reranked[rerank][0]:.4f}, mrr {reranked[rerank][1]:.4f}")
+        rerank = min(r for r, figures in reranked.items() if figures == max(reranked.values()))
+        h, m = reranked[rerank]
+        print(f"W_BM25 = {b}\nW_SENTENCE = {w}\nRERANK = {rerank}")
+        return {"values": {"W_BM25": b, "W_SENTENCE": w, "RERANK": rerank},
+                "figures": {"hit@1": h, "mrr@9": m, "questions": len(cases)}}
 
 
 def ranked(readings, w: float, term: str = "score"):
@@ -149,6 +193,7 @@ def main() -> None:
         return write(fitted) if "--write" in sys.argv else None
     data = [(conversation[0], g, reader, article_key(conversation)) for conversation, g, reader in tuning_questions(embedder)]
     data += [(item, g, reader, item.article) for item, g, reader in conversational_turns(embedder)]
+    data += [(item, g, reader, item.article) for item, g, reader in elsewhere_turns(embedder)]
     if "--abstention-only" in sys.argv:
         fit_abstention(data, (READ_SENTENCES, READER_TERM, W_SENTENCE), fitted)
         return write(fitted) if "--write" in sys.argv else None
@@ -190,17 +235,18 @@ def fit_abstention(data, best, fitted: dict) -> None:
     from sklearn.model_selection import GroupKFold
 
     names = list(WEIGHTS)
-    x, y, groups = [], [], []
+    x, y, groups, turns = [], [], [], []
     for item, g, reader, key in data:
         if not g.hits:
             continue
         groups.append(key)
+        turns.append(item.kind is not None)  # a CoQA turn: its figures are given apart
         readings = read(reader, g.query.reader_question, g.hits, g.scored, best[2], best[0], best[1])
         s = signals(g.query, g.hits, [r.sentence for r in readings] or g.scored, g.index,
                     readings[0] if readings else None)
         x.append([getattr(s, n) for n in names])
         y.append(item.abstain)
-    x, y = np.array(x), np.array(y)
+    x, y, turns = np.array(x), np.array(y), np.array(turns)
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x, y)
     print(f"{len(y)} questions with hits, {int(y.sum())} unanswerable")
     print("WEIGHTS =", {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])})
@@ -222,7 +268,10 @@ def fit_abstention(data, best, fitted: dict) -> None:
         "figures": {"questions": len(y), "unanswerable": int(y.sum()),
                     "out_of_fold_abstain_rate": round(float((held_out[y] > chosen).mean()), 3),
                     "out_of_fold_false_abstain": round(float((held_out[~y] > chosen).mean()), 4),
-                    "conversational_turns": sum(1 for item, *_ in data if item.kind is not None)}}
+                    "conversational_turns": int((turns & ~y).sum()),
+                    "conversational_turns_elsewhere": int((turns & y).sum()),
+                    "out_of_fold_conversational_refused": round(float((held_out[turns & ~y] > chosen).mean()), 3),
+                    "out_of_fold_elsewhere_refused": round(float((held_out[turns & y] > chosen).mean()), 3)}}
 
 
 def write(fitted: dict[str, dict]) -> None:
