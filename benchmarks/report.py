@@ -272,6 +272,31 @@ def reader_cost_markdown(c: dict) -> str:
         f"| the reader's weights (int8 ONNX) | {c['reader_file_mb']:.1f} MB |",
         f"| the process's peak memory before / with the engine loaded | {c['peak_rss_mb_before_engine']:.0f} / "
         f"{c['peak_rss_mb_with_engine']:.0f} MB |",
+    ]) + "\n" + (issue_34_markdown(c) if "floor_ms_p50" in c else "")
+
+
+def issue_34_markdown(c: dict) -> str:
+    """Issue 34's comparison, from the same run: POST /v1/ask over loopback against embed + exact FAISS + one
+    reader forward pass over the question and its gold sentence with the one before it."""
+    return "\n".join([
+        "",
+        f"Issue 34's floor, in the same run (`{c['command']}`, {c['cpus']} CPUs, load average {c['load_average_at_end']:.2f} "
+        "at the end): embed the question, an exact FAISS search (IndexFlatIP over the version's vectors) and one "
+        "forward pass of the reader over the question and the gold sentence (the article's sentence holding the "
+        "question's evidence) with the sentence before it "
+        f"(more than one window: {c['floor_more_than_one_window']} and {c['coqa_floor_more_than_one_window']} of them). "
+        "`POST /v1/ask` goes to `citeqa serve` on loopback over the same index (http.client, keep-alive). The CoQA "
+        f"rows are {c['coqa_followups']} follow-ups of {c['coqa_conversations']} CoQA CNN conversations "
+        "(`../shared/convqa/coqa-cnn-dev`), each asked in its conversation with its story as `article_ids` after the "
+        "conversation's untimed first turn; their floor reads the follow-up as asked. Target: ≤ 2.5× at p50.",
+        "",
+        "| questions | `POST /v1/ask` p50 / p95 ms | floor p50 / p95 ms | `POST /v1/ask` ÷ floor, p50 |",
+        "|---|---|---|---|",
+        f"| XQuAD, first turns ({c['questions']}) | {c['http_ask_ms_p50']:.1f} / {c['http_ask_ms_p95']:.1f} "
+        f"| {c['floor_ms_p50']:.1f} / {c['floor_ms_p95']:.1f} | {c['http_ask_over_floor_p50']:.2f}× |",
+        f"| CoQA CNN, follow-ups ({c['coqa_followups']}) | {c['coqa_http_ask_ms_p50']:.1f} / "
+        f"{c['coqa_http_ask_ms_p95']:.1f} | {c['coqa_floor_ms_p50']:.1f} / {c['coqa_floor_ms_p95']:.1f} "
+        f"| {c['coqa_http_ask_over_floor_p50']:.2f}× |",
     ]) + "\n"
 
 

@@ -10,7 +10,9 @@ import logging
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 from retrieval.engine import Engine, ask
 from retrieval.question.filters import Filters
@@ -44,6 +46,10 @@ CREATE TABLE IF NOT EXISTS filters (
     published_after TEXT,
     published_before TEXT
 );
+CREATE TABLE IF NOT EXISTS expired (
+    conversation_id TEXT PRIMARY KEY,
+    last_used REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS feedback (
     conversation_id TEXT NOT NULL,
     turn INTEGER NOT NULL,
@@ -53,6 +59,17 @@ CREATE TABLE IF NOT EXISTS feedback (
     created REAL NOT NULL
 );
 """
+
+
+# What the store held of a conversation when a question came: turns within the time-to-live ("live"), only
+# turns older than it or the mark purging them left ("expired"), or nothing ("unknown": never asked, or forgotten).
+State = Literal["live", "expired", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    turns: list[Turn]  # the last turns, oldest first: the context a question in the conversation reads
+    state: State
 
 
 class ConversationStore:
@@ -75,14 +92,26 @@ class ConversationStore:
 
     def history(self, conversation_id: str, until_turn: int | None = None) -> list[Turn]:
         """The conversation's last turns (up to `until_turn` when given), oldest first; [] when unknown or expired."""
+        return self.recall(conversation_id, until_turn).turns
+
+    def recall(self, conversation_id: str, until_turn: int | None = None) -> Recalled:
+        """The conversation's last turns (up to `until_turn` when given) and whether it is live, expired or unknown.
+
+        A live conversation may still give no turns (a reply to a turn older than those kept): its state, not
+        its turns, says whether a question continues it."""
+        oldest = time.time() - self.ttl_seconds
         with self._lock:
             rows = self._db.execute(
                 "SELECT question, answer, article_ids, search_query, span FROM turns "
                 "WHERE conversation_id = ? AND created >= ? AND turn <= ? ORDER BY turn DESC LIMIT ?",
-                (conversation_id, time.time() - self.ttl_seconds,
-                 until_turn if until_turn is not None else 2**62, self.max_turns),
+                (conversation_id, oldest, until_turn if until_turn is not None else 2**62, self.max_turns),
             ).fetchall()
-        return [Turn(q, a, tuple(json.loads(ids)), s, span) for q, a, ids, s, span in reversed(rows)]
+            (newest,) = self._db.execute(
+                "SELECT MAX(created) FROM (SELECT created FROM turns WHERE conversation_id = ? "
+                "UNION ALL SELECT last_used FROM expired WHERE conversation_id = ?)",
+                (conversation_id, conversation_id)).fetchone()
+        state: State = "unknown" if newest is None else "live" if newest >= oldest else "expired"
+        return Recalled([Turn(q, a, tuple(json.loads(ids)), s, span) for q, a, ids, s, span in reversed(rows)], state)
 
     def append(self, conversation_id: str, turn: Turn) -> int:
         """Store a turn; returns its number in the conversation (1, 2, ...). Expired turns are dropped first."""
@@ -100,6 +129,7 @@ class ConversationStore:
             )
             self._db.execute("DELETE FROM turns WHERE conversation_id = ? AND turn <= ?",
                              (conversation_id, number - self.max_turns))
+            self._db.execute("DELETE FROM expired WHERE conversation_id = ?", (conversation_id,))
         return number
 
     def forget(self, conversation_id: str, threads: bool = False) -> bool:
@@ -111,6 +141,7 @@ class ConversationStore:
         with self._lock, self._transaction():
             deleted = self._db.execute(f"DELETE FROM turns WHERE {where}", args).rowcount
             self._db.execute(f"DELETE FROM messages WHERE {where}", args)
+            self._db.execute(f"DELETE FROM expired WHERE {where}", args)  # forgotten on request: not "expired"
         return deleted > 0
 
     def filters(self, chat: str) -> Filters:
@@ -169,10 +200,16 @@ class ConversationStore:
 
     def purge_expired(self) -> int:
         """Delete every turn (and remembered message) older than the time-to-live; returns how many turns.
-        Feedback rows are kept."""
+        Feedback rows are kept.
+
+        A conversation whose every turn goes leaves a mark (its id and when it was last used), so that its next
+        question is told it expired rather than taken for a first one; marks go after a second time-to-live."""
         oldest = time.time() - self.ttl_seconds
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM messages WHERE created < ?", (oldest,))
+            self._db.execute("INSERT OR REPLACE INTO expired SELECT conversation_id, MAX(created) FROM turns "
+                             "GROUP BY conversation_id HAVING MAX(created) < ?", (oldest,))
+            self._db.execute("DELETE FROM expired WHERE last_used < ?", (oldest - self.ttl_seconds,))
             return self._db.execute("DELETE FROM turns WHERE created < ?", (oldest,)).rowcount
 
     def _transaction(self):
@@ -193,14 +230,20 @@ class _Immediate:
         return False
 
 
+class Conversed(NamedTuple):
+    answer: Answer
+    turn: int  # its number in the conversation
+    state: State  # the conversation's before this question: anything but "live" means it started afresh
+
+
 def converse(engine: Engine, store: ConversationStore, conversation_id: str, question: str,
-             filters: Filters = Filters(), until_turn: int | None = None, **ask_options) -> tuple[Answer, int]:
+             filters: Filters = Filters(), until_turn: int | None = None, **ask_options) -> Conversed:
     """A question in a conversation, the one way every front-end asks one: the conversation's history (up
-    to `until_turn`, for a reply to an older answer), `ask` within the filters, and the turn remembered.
-    Returns (answer, its turn)."""
+    to `until_turn`, for a reply to an older answer), `ask` within the filters, and the turn remembered."""
     article_ids = filters.allowed(engine.index) if filters.active else None
-    answer = ask(engine, question, store.history(conversation_id, until_turn), article_ids=article_ids, **ask_options)
-    return answer, store.append(conversation_id, answer.as_turn())
+    recalled = store.recall(conversation_id, until_turn)
+    answer = ask(engine, question, recalled.turns, article_ids=article_ids, **ask_options)
+    return Conversed(answer, store.append(conversation_id, answer.as_turn()), recalled.state)
 
 
 async def purge_expired_every(store: ConversationStore, seconds: float) -> None:

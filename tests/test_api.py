@@ -112,6 +112,56 @@ def test_a_client_may_name_its_conversation_and_forget_it(client):
     assert client.delete("/v1/conversations/bad%20id").status_code == 422
 
 
+def test_an_unknown_or_expired_conversation_id_starts_afresh_and_says_so(client):
+    import sqlite3
+    import time as clock
+
+    opened = ask(client, BRIDGE)  # no id given: a new conversation, nothing to tell
+    assert opened["new_conversation"] and opened["notice"] is None
+    followup = ask(client, "How much did it cost?", conversation_id=opened["conversation_id"])
+    assert not followup["new_conversation"] and followup["notice"] is None and followup["turn"] == 2
+    unknown = ask(client, "How much did it cost?", conversation_id="never-seen")
+    assert unknown["new_conversation"] and unknown["turn"] == 1 and "harbour" not in unknown["search_query"]
+    assert unknown["notice"] == "Conversation never-seen is unknown: this question starts it afresh."
+    assert not ask(client, APPLES, conversation_id="never-seen")["new_conversation"]  # now it is known
+    store = client.app.state.conversations
+    with sqlite3.connect(store.path) as db:  # idle longer than the time-to-live
+        db.execute("UPDATE turns SET created = ? WHERE conversation_id = ?",
+                   (clock.time() - store.ttl_seconds - 60, "api:" + opened["conversation_id"]))
+    expired = ask(client, "How much did it cost?", conversation_id=opened["conversation_id"])
+    assert expired["new_conversation"] and expired["turn"] == 1 and "harbour" not in expired["search_query"]
+    assert expired["notice"] == f"Conversation {opened['conversation_id']} has expired: this question starts it afresh."
+    ask(client, BRIDGE, conversation_id="purged")
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE turns SET created = ? WHERE conversation_id = 'api:purged'",
+                   (clock.time() - store.ttl_seconds - 60,))
+    assert store.purge_expired() == 1  # deleted from the file, and still said to have expired
+    assert "has expired" in ask(client, APPLES, conversation_id="purged")["notice"]
+
+
+def test_a_history_too_long_for_the_reader_is_cut_from_its_oldest_turns(tmp_path, news_index, wait_until):
+    from retrieval.types import Turn
+
+    settings = make_settings(tmp_path, *news_index, conversation_max_turns=1000)
+    with TestClient(create_app(settings=settings)) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200, "the index to load")
+        store = client.app.state.conversations
+        cheers = " and the crowd cheered the engineers once more" * 400  # far past the reader's window
+        for n in range(200):
+            span = f"Ines Duarte (turn{n})" if n == 199 else f"Ines Duarte (turn{n}){cheers}"
+            store.append("api:long", Turn(f"Who opened the new harbour bridge, turn{n}?", span + cheers, ("harbour",),
+                                          f"Who opened the new harbour bridge, turn{n}?", span))
+        assert len(store.history("api:long")) == 200
+        answer = ask(client, "How much did it cost?", conversation_id="long")
+        # The last answer's span itself far too long: its first words are carried, and it still answers.
+        store.append("api:long", Turn("Who opened it?", cheers, ("harbour",), "Who opened it?", "Ines Duarte" + cheers))
+        overlong = ask(client, "When did it open?", conversation_id="long")
+    assert answer["turn"] == 201 and not answer["new_conversation"]
+    assert "turn199" in answer["search_query"] and "turn198" not in answer["search_query"]
+    assert "40 million euros" in answer["text"]
+    assert overlong["turn"] == 203 and len(overlong["search_query"].split()) < 60
+
+
 def test_off_topic_questions_are_answered_with_an_abstention(client):
     answer = ask(client, OFF_TOPIC)
     assert answer["abstained"] and answer["citations"] == [] and answer["span"] is None

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from bot.conversation_store import ConversationStore
+from bot.conversation_store import ConversationStore, Recalled
 from retrieval.types import Turn
 
 
@@ -134,3 +134,47 @@ def test_a_chats_filter_outlives_a_restart_and_off_removes_it(tmp_path):
     again.set_filters("telegram:1", Filters())
     assert again.filters("telegram:1") == Filters() and not again.filters("telegram:1").active
     again.close()
+
+
+def test_a_store_tells_a_live_conversation_from_an_expired_and_an_unknown_one(tmp_path):
+    import sqlite3
+    import time as clock
+
+    path = tmp_path / "c.sqlite"
+    store = ConversationStore(path, ttl_seconds=3600, max_turns=2)
+    assert store.recall("never").state == "unknown" and store.recall("never").turns == []
+    for n in range(3):
+        store.append("live", Turn(f"q{n}"))
+        store.append("old", Turn(f"q{n}"))
+    live = store.recall("live", until_turn=1)  # a reply to a turn no longer kept: live, though without turns
+    assert live.state == "live" and live.turns == []
+    assert [t.question for t in store.recall("live").turns] == ["q1", "q2"]
+    with sqlite3.connect(path) as db:  # "old" was last used an hour and a half ago
+        db.execute("UPDATE turns SET created = ? WHERE conversation_id = 'old'", (clock.time() - 5400,))
+    assert store.recall("old") == Recalled([], "expired")
+    assert store.purge_expired() == 2
+    assert store.recall("old").state == "expired"  # purged, yet still known to have expired
+    assert store.recall("live").state == "live"
+    store.append("old", Turn("again"))
+    assert store.recall("old").state == "live" and store.recall("old").turns[0].question == "again"
+    store.close()
+
+
+def test_an_expired_mark_goes_on_forget_and_after_a_second_time_to_live(tmp_path):
+    import sqlite3
+    import time as clock
+
+    path = tmp_path / "c.sqlite"
+    store = ConversationStore(path, ttl_seconds=3600)
+    for conversation in ("reset", "long-ago"):
+        store.append(conversation, Turn("q"))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE turns SET created = ? WHERE conversation_id = 'reset'", (clock.time() - 5400,))
+        db.execute("UPDATE turns SET created = ? WHERE conversation_id = 'long-ago'", (clock.time() - 3 * 3600,))
+    store.purge_expired()
+    assert store.recall("reset").state == "expired"
+    assert store.recall("long-ago").state == "unknown"  # idle past two times-to-live: no mark is kept
+    store.forget("reset")  # forgotten on request: its next question is a first one, not an expired one
+    assert store.recall("reset").state == "unknown"
+    assert store._db.execute("SELECT COUNT(*) FROM expired").fetchone() == (0,)
+    store.close()

@@ -12,7 +12,7 @@ from conftest import TINY, write_corpus
 from bot.conversation_store import ConversationStore
 from bot.settings import Settings
 from bot.telegram.transport import build_application
-from bot.telegram.handlers import APOLOGY, EDITED, EXPIRED_BUTTON, NOT_TEXT, ChatRateLimit
+from bot.telegram.handlers import APOLOGY, EDITED, EXPIRED_BUTTON, EXPIRED_CONVERSATION, NOT_TEXT, ChatRateLimit
 from retrieval.engine import Engine
 from retrieval.index.files.refresh import build
 
@@ -190,6 +190,21 @@ def test_a_reply_to_someone_else_or_to_an_expired_answer_is_a_new_question(bot_a
     assert "hours), so I read this as a new question." in late["text"]
     assert [t.question for t in store.history("telegram:1")] == ["How much did it cost?", QUESTION]
     assert "Ines Duarte" in after_help["text"] and "no longer" not in after_help["text"]
+    store.close()
+
+
+def test_a_chat_whose_conversation_expired_is_told_so_once(bot_api, tiny_engine, tmp_path):
+    store = ConversationStore(tmp_path / "c.sqlite", ttl_seconds=1.5)
+    with running(bot_api, tiny_engine, store):
+        [first] = ask(bot_api, QUESTION)  # a chat's first question: nothing expired, nothing said
+        time.sleep(1.6)
+        [late] = ask(bot_api, "How much did it cost?")
+        [next_] = ask(bot_api, "How much did it cost?")
+        ask(bot_api, "/reset")
+        [after_reset] = ask(bot_api, QUESTION)  # forgotten on request: not "expired"
+    assert EXPIRED_CONVERSATION not in first["text"] and "Ines Duarte" in first["text"]
+    assert late["text"].startswith(EXPIRED_CONVERSATION)
+    assert EXPIRED_CONVERSATION not in next_["text"] and EXPIRED_CONVERSATION not in after_reset["text"]
     store.close()
 
 

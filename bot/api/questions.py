@@ -16,6 +16,10 @@ from retrieval.question.filters import Filters
 # client from reading or extending a Telegram chat's context by guessing its id.
 CONVERSATION_PREFIX = "api:"
 
+# Said when a client's conversation_id holds no live conversation: its question was answered without history.
+NOTICES = {"expired": "Conversation {} has expired: this question starts it afresh.",
+           "unknown": "Conversation {} is unknown: this question starts it afresh."}
+
 router = APIRouter(tags=["questions"])
 
 
@@ -26,12 +30,13 @@ def ask_route(body: AskIn, request: Request) -> Response:
     conversation = body.conversation_id or uuid.uuid4().hex
     filters = Filters(None if body.article_ids is None else frozenset(body.article_ids),
                       body.published_after, body.published_before)
-    answer, turn = converse(state.engine, state.conversations, CONVERSATION_PREFIX + conversation, body.question,
-                            filters, top_k=body.top_k)
+    answer, turn, before = converse(state.engine, state.conversations, CONVERSATION_PREFIX + conversation,
+                                    body.question, filters, top_k=body.top_k)
     state.metrics.answered(answer.abstained)
     # Serialised here, not returned as a model: FastAPI validates a model a plain `def` returns in a
     # second trip through the threadpool, and each trip waits for a thread to wake (ms on a busy machine).
-    out = AskOut.build(answer, conversation, turn, time.perf_counter() - started)
+    notice = None if body.conversation_id is None or before == "live" else NOTICES[before].format(conversation)
+    out = AskOut.build(answer, conversation, turn, time.perf_counter() - started, before != "live", notice)
     return Response(out.model_dump_json(), media_type="application/json")
 
 @router.delete("/v1/conversations/{conversation_id}", status_code=204, responses=NOT_FOUND)

@@ -94,17 +94,23 @@ class AskOut(BaseModel):
                                           "its article's text; empty for any other answer")
     conversation_id: str
     turn: int = Field(description="this answer's number in the conversation (for feedback)")
+    new_conversation: bool = Field(
+        False, description="true when this question started the conversation: no conversation_id was given, or the "
+                           "one given was unknown or had expired (then `notice` says which), so it read no history")
+    notice: str | None = Field(
+        None, description="why a given conversation_id started afresh (unknown, or expired), to show the user")
     search_query: str
     index_version: str
     seconds: float
 
     @classmethod
-    def build(cls, answer: Answer, conversation_id: str, turn: int, seconds: float) -> "AskOut":
+    def build(cls, answer: Answer, conversation_id: str, turn: int, seconds: float, new_conversation: bool = False,
+              notice: str | None = None) -> "AskOut":
         return cls(question=answer.question, text=answer.text, span=answer.span, abstained=answer.abstained,
                    citations=[CitationOut.model_validate(c, from_attributes=True) for c in answer.citations],
                    members=[MemberOut.model_validate(m, from_attributes=True) for m in answer.members],
-                   conversation_id=conversation_id, turn=turn, search_query=answer.search_query,
-                   index_version=answer.index_version, seconds=round(seconds, 4))
+                   conversation_id=conversation_id, turn=turn, new_conversation=new_conversation, notice=notice,
+                   search_query=answer.search_query, index_version=answer.index_version, seconds=round(seconds, 4))
 
 
 class ArticleSummary(BaseModel):

@@ -123,6 +123,8 @@ function sources(c) {
 function renderAnswer(item, answer) {
   const open = (citation) => showPassage(citation, answer.members || []);
   const body = el("div", { class: "answer" + (answer.abstained ? " abstained" : "") });
+  // The conversation had expired (or was unknown): this answer read no earlier turns, and says so first.
+  if (answer.notice) body.append(el("p", { class: "notice", role: "status" }, answer.notice));
   const members = answer.members || [];
   if (members.length) {
     // A set answer: its members as a list, each marked again inside the sentences it is quoted from.

@@ -49,6 +49,9 @@ NOT_TEXT = "I read text only: send me your question in words."
 EDITED = "I answer new messages only: send the corrected question again."
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 EXPIRED_BUTTON = "That button has expired: ask the question again for fresh ones."
+# A chat's conversation idle past its time-to-live: the question read no earlier turns, and a follow-up
+# ("And her sister?") would otherwise be answered as if it stood alone without a word.
+EXPIRED_CONVERSATION = "(Earlier conversation expired; starting afresh.)"
 
 
 class CiteqaBot:
@@ -136,9 +139,9 @@ class CiteqaBot:
             async with _typing(context.bot, message.chat_id):
                 conversation, until_turn, note = await asyncio.to_thread(self._thread, message, context.bot.id)
                 chat_filters = await asyncio.to_thread(self.store.filters, _conversation(message.chat_id))
-                answer, turn = await asyncio.to_thread(converse, self.engine, self.store, conversation, text,
-                                                       chat_filters, until_turn)
-            parts = telegram_html(answer, note=note)
+                answer, turn, before = await asyncio.to_thread(converse, self.engine, self.store, conversation,
+                                                               text, chat_filters, until_turn)
+            parts = telegram_html(answer, note=note or (EXPIRED_CONVERSATION if before == "expired" else None))
             for k, part in enumerate(parts):
                 keyboard = answer_keyboard(answer, conversation, turn, self.engine.index.passage) \
                     if k == len(parts) - 1 else None
