@@ -197,8 +197,10 @@ def main() -> None:
     if "--abstention-only" in sys.argv:
         fit_abstention(data, (READ_SENTENCES, READER_TERM, W_SENTENCE), fitted)
         return write(fitted) if "--write" in sys.argv else None
-    short = [(item, g, reader) for item, g, reader, _ in data if not item.abstain and g.hits and item.kind is None
-             and item.answer and is_short(item.answer)]
+    # The short-answer questions, CoQA's span turns among them: a follow-up's sentence has fewer of the
+    # question's words than a first question's, and the reading settings must serve both.
+    short = [(item, g, reader) for item, g, reader, _ in data if not item.abstain and g.hits
+             and item.kind in (None, "span") and item.answer and is_short(item.answer)]
     print(f"{len(data)} tuning questions, {len(short)} with a short answer")
     results = {}
     for most in (None, 8, 5, 4, 3, 2):

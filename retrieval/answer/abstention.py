@@ -9,10 +9,13 @@ from one corpus to another are combined by a logistic model:
 - whether the question names something the corpus never mentions at all;
 - the reader's best span over its window's "no answer" score, and that span's probability.
 The weights were fitted by `benchmarks/fit_answer.py` on the tuning parts only (split by article) of
-the seed and XQuAD dev questions, of the CoQA CNN conversations' follow-up turns, of the unanswerable questions written for both corpora in
-tests/data/, and of the near-topic ones made from the dev questions by swapping a name
+the seed and XQuAD dev questions, of the unanswerable questions written for both corpora in
+tests/data/, of the near-topic ones made from the dev questions by swapping a name
 (benchmarks/swapped_names.py): "How many patent applications did Shanghai file?" over articles
-about Beijing reads like an answerable question, and the hand-written few were too few to fit on.
+about Beijing reads like an answerable question, and the hand-written few were too few to fit on; and of
+the CoQA CNN conversations' follow-up turns, each asked over its own story (answerable) and over another
+story (unanswerable): "And his title?" is answered when the conversation supplies who, and refused when
+the story is silent.
 """
 
 from __future__ import annotations
