@@ -11,21 +11,25 @@ Fits, in order:
    questions, CoQA's span follow-ups among them (mean span F1, then the answer in the first sentence), reading at
    most MOST_READ sentences: reading the passages whole did a little better on the tuning part (span F1 0.642
    against 0.640, the answer in the first sentence 0.827 against 0.806) but costs more than the speed target allows.
-2. The abstention model of `confidence.py` (a logistic regression over its signals, the reader's
-   among them) on the tuning part's answerable and unanswerable first turns, and `MAX_DOUBT`: the
+   Before the grid, `reading.FOLLOWUP_READ`: whether the reader reads a follow-up as asked or with its
+   carried-over words before or after it (`Query.reader_question_as`), by span F1 over the short-answer follow-ups.
+2. The abstention models of `abstention.py` (logistic regressions over its signals, the reader's
+   among them; `IN_CONTEXT` for the CoQA turns, each a follow-up or asked over its chosen story, the other for
+   the development sets' open first questions) on the tuning part's answerable and unanswerable questions, and
+   each one's `MAX_DOUBT`: the
    lowest doubt that refuses at most 1 % of answerable questions, read off doubts each given by a
    model fitted without the question's own article (five folds by article): a threshold read off
    the model's own training questions refuses fewer of them than of questions it never saw.
 
 `--abstention-only` skips 0 and 1 and reads the reading settings as shipped.
 
-Conversational turns (issue 34): the turns after the first of the CoQA CNN conversations' tuning part, each
-asked in its conversation over its story as `citeqa eval` asks it, are answerable questions of the
-abstention fit: a follow-up such as "And his title?" is not "too little to answer" when the conversation
-supplies the rest. (First turns are left out: a run's first turn there leans on turns the data does not have.)
-The same turns asked in their conversation over another tuning story are unanswerable ones (`elsewhere_turns`):
-without them the answerable follow-ups taught the model that a short turn is always answered, and the
-unanswerable seed questions were refused less (docs/decisions/0017-conversation-turns.md).
+Conversational turns (issue 34): the turns of the CoQA CNN conversations' tuning part, each asked in its
+conversation over its story as `citeqa eval` asks it, are answerable questions of the abstention fit: a
+follow-up such as "And his title?" is not "too little to answer" when the conversation supplies the rest. The
+same turns asked in their conversation over another tuning story are unanswerable ones (`elsewhere_turns`):
+without them the answerable turns taught the model that a short turn is always answered. They are judged by a
+model of their own: fitted into one model with the open questions, they made it refuse fewer of the open
+questions the articles are silent on (docs/decisions/0017-conversation-turns.md).
 
 Questions: the seed and XQuAD development sets, tests/data/unanswerable_*.jsonl (written by hand) and
 tests/data/swapped_*.jsonl (near-topic ones made from the development questions by
@@ -58,6 +62,7 @@ from retrieval.engine import Engine, ask, gather  # noqa: E402
 from retrieval.evaluate.metrics import is_short, token_f1  # noqa: E402
 from retrieval.evaluate.run import load_questions, part_of  # noqa: E402
 from retrieval.answer.spans import READ_SENTENCES, READER_TERM, W_SENTENCE, read, reader_term  # noqa: E402
+from retrieval.question.query import FOLLOWUP_FORMS, FOLLOWUP_READ  # noqa: E402
 from retrieval.index.files.refresh import build  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -103,16 +108,15 @@ def coqa_tuning_turns(embedder):
 
 
 def conversational_turns(embedder):
-    """(item, gathered, reader) for every turn after the first of the CoQA tuning part."""
+    """(item, gathered, reader) for every turn of the CoQA tuning part, asked in its conversation over its story."""
     for k, item, history, engine, _ in coqa_tuning_turns(embedder):
-        if k:
-            yield item, gather(engine, item.question, history, article_ids=item.article_ids), engine.reader
+        yield item, gather(engine, item.question, history, article_ids=item.article_ids), engine.reader
 
 
 def elsewhere_turns(embedder):
-    """(item marked unanswerable, gathered, reader) for every turn after the first of the CoQA tuning part, its
-    conversation asked over another tuning story: a follow-up whose story is silent, which the answerable
-    turns alone never show the model ("And his title?" over a story without him must still be refused).
+    """(item marked unanswerable, gathered, reader) for every turn of the CoQA tuning part, its conversation asked
+    over another tuning story: a turn whose story is silent, which the answerable turns alone never show the model
+    ("And his title?" over a story without him must still be refused).
 
     The other story is the next tuning story in id order, so the pairing is fixed; the history is the product's
     own answers over that story, as a user would have had them."""
@@ -125,10 +129,9 @@ def elsewhere_turns(embedder):
         for conversation in conversations:
             elsewhere = (other[conversation[0].article],)
             history = []
-            for k, item in enumerate(conversation):
-                if k:
-                    g = gather(engine, item.question, history, article_ids=elsewhere)
-                    yield dataclasses.replace(item, abstain=True, article_ids=elsewhere), g, engine.reader
+            for item in conversation:
+                g = gather(engine, item.question, history, article_ids=elsewhere)
+                yield dataclasses.replace(item, abstain=True, article_ids=elsewhere), g, engine.reader
                 history.append(ask(engine, item.question, history, article_ids=elsewhere).as_turn())
 
 
@@ -198,16 +201,18 @@ def main() -> None:
     data += [(item, g, reader, item.article) for item, g, reader in conversational_turns(embedder)]
     data += [(item, g, reader, item.article) for item, g, reader in elsewhere_turns(embedder)]
     if "--abstention-only" in sys.argv:
-        fit_abstention(data, (READ_SENTENCES, READER_TERM, W_SENTENCE), fitted)
+        fit_abstention(data, (READ_SENTENCES, READER_TERM, W_SENTENCE, FOLLOWUP_READ), fitted)
         return write(fitted) if "--write" in sys.argv else None
     # The short-answer questions, CoQA's span turns among them: a follow-up's sentence has fewer of the
     # question's words than a first question's, and the reading settings must serve both.
     short = [(item, g, reader) for item, g, reader, _ in data if not item.abstain and g.hits
              and item.kind in (None, "span") and item.answer and is_short(item.answer)]
     print(f"{len(data)} tuning questions, {len(short)} with a short answer")
+    form = fit_followup_read(short)
     results = {}
     for most in (None, 8, 5, 4, 3, 2):
-        read_by = [(item, read(reader, g.query.reader_question, g.hits, g.scored, 0.0, most)) for item, g, reader in short]
+        read_by = [(item, read(reader, g.query.reader_question_as(form), g.hits, g.scored, 0.0, most))
+                   for item, g, reader in short]
         for term, w in ((t, w) for t in TERMS for w in GRID):
             f1, hit = [], []
             for item, readings in read_by:
@@ -225,39 +230,83 @@ def main() -> None:
     top_f1, top_first = max(k[0] for k in affordable.values()), max(k[1] for k in affordable.values())
     close = [key for key, (f1, first) in affordable.items() if f1 >= top_f1 - 0.01 and first >= top_first - 0.01]
     budget = min(key[0] for key in close)
-    best = max((key for key in close if key[0] == budget), key=lambda key: results[key])
-    print(f"READ_SENTENCES = {best[0]}\nREADER_TERM = {best[1]!r}\nW_SENTENCE = {best[2]}")
-    fitted["reading"] = {"values": {"READ_SENTENCES": best[0], "READER_TERM": best[1], "W_SENTENCE": best[2]},
-                         "figures": {"span_f1": round(results[best][0], 4), "answer_in_first_sentence": round(results[best][1], 4),
-                                     "questions": len(short)}}
+    chosen = max((key for key in close if key[0] == budget), key=lambda key: results[key])
+    best = (*chosen, form)
+    print(f"READ_SENTENCES = {best[0]}\nREADER_TERM = {best[1]!r}\nW_SENTENCE = {best[2]}\nFOLLOWUP_READ = {form!r}")
+    fitted["reading"] = {"values": {"READ_SENTENCES": best[0], "READER_TERM": best[1], "W_SENTENCE": best[2],
+                                    "FOLLOWUP_READ": form},
+                         "figures": {"span_f1": round(results[chosen][0], 4),
+                                     "answer_in_first_sentence": round(results[chosen][1], 4), "questions": len(short)}}
 
     fit_abstention(data, best, fitted)
     if "--write" in sys.argv:
         write(fitted)
 
 
-def fit_abstention(data, best, fitted: dict) -> None:
-    """The abstention model and MAX_DOUBT, with `best` the reading settings (READ_SENTENCES, READER_TERM, W_SENTENCE)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
+def fit_followup_read(short) -> str:
+    """FOLLOWUP_READ: the form of a follow-up's question the reader reads best (mean span F1 of the shipped reading
+    over the short-answer follow-ups); a tie goes to the question as asked, the shortest input."""
+    followups = [(item, g, reader) for item, g, reader in short if g.query.followup]
+    scores = {}
+    for form in FOLLOWUP_FORMS:
+        f1 = []
+        for item, g, reader in followups:
+            readings = read(reader, g.query.reader_question_as(form), g.hits, g.scored)
+            f1.append(max(token_f1(readings[0].span, a) for a in item.answer) if readings else 0.0)
+        scores[form] = float(np.mean(f1))
+        print(f"FOLLOWUP_READ {form!r}: span F1 {scores[form]:.4f} over {len(followups)} follow-ups", flush=True)
+    return max(FOLLOWUP_FORMS, key=lambda form: (round(scores[form], 4), form == "asked"))
 
+
+def fit_abstention(data, best, fitted: dict) -> None:
+    """The abstention models and their MAX_DOUBTs, with `best` the reading settings (READ_SENTENCES, READER_TERM,
+    W_SENTENCE, FOLLOWUP_READ): one for open questions, one (IN_CONTEXT) for the questions read in a context the
+    asker gave: a follow-up leaning on the conversation, or a question over articles the asker chose."""
     names = list(WEIGHTS)
-    x, y, groups, turns = [], [], [], []
+    x, y, groups, turns, in_context = [], [], [], [], []
     for item, g, reader, key in data:
         if not g.hits:
             continue
         groups.append(key)
         turns.append(item.kind is not None)  # a CoQA turn: its figures are given apart
-        readings = read(reader, g.query.reader_question, g.hits, g.scored, best[2], best[0], best[1])
+        in_context.append(g.query.followup or g.query.article_ids is not None)
+        readings = read(reader, g.query.reader_question_as(best[3]), g.hits, g.scored, best[2], best[0], best[1])
         s = signals(g.query, g.hits, [r.sentence for r in readings] or g.scored, g.index,
                     readings[0] if readings else None)
         x.append([getattr(s, n) for n in names])
         y.append(item.abstain)
-    x, y, turns = np.array(x), np.array(y), np.array(turns)
+    x, y, groups, turns, in_context = map(np.array, (x, y, groups, turns, in_context))
+    alone = fit_doubt(names, x[~in_context], y[~in_context], groups[~in_context], "open questions")
+    given = fit_doubt(names, x[in_context], y[in_context], groups[in_context], "questions in context")
+    held_out = np.zeros(len(y))
+    held_out[~in_context], held_out[in_context] = alone.pop("held_out"), given.pop("held_out")
+    refused = np.where(in_context, held_out > given["MAX_DOUBT"], held_out > alone["MAX_DOUBT"])
+    fitted["abstention"] = {
+        "values": {**alone, "IN_CONTEXT": given},
+        "figures": {"questions": len(y), "unanswerable": int(y.sum()), "in_context": int(in_context.sum()),
+                    "out_of_fold_abstain_rate": round(float(refused[y].mean()), 3),
+                    "out_of_fold_false_abstain": round(float(refused[~y].mean()), 4),
+                    "conversational_turns": int((turns & ~y).sum()),
+                    "conversational_turns_elsewhere": int((turns & y).sum()),
+                    "out_of_fold_conversational_refused": round(float(refused[turns & ~y].mean()), 3),
+                    "out_of_fold_elsewhere_refused": round(float(refused[turns & y].mean()), 3),
+                    "out_of_fold_open_abstain_rate": round(float(refused[y & ~in_context].mean()), 3)}}
+
+
+def doubt_of(values: dict, names, x) -> np.ndarray:
+    """The doubt a fitted model (its WEIGHTS and BIAS) gives the rows of `x`."""
+    z = values["BIAS"] + x @ np.array([values["WEIGHTS"][n] for n in names])
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def fit_doubt(names, x, y, groups, what: str) -> dict:
+    """One logistic model of doubt over the signals `names` and its MAX_DOUBT: the lowest doubt that refuses at most
+    1 % of the answerable questions out of fold (five folds by article); with each question's out-of-fold doubt."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x, y)
-    print(f"{len(y)} questions with hits, {int(y.sum())} unanswerable")
-    print("WEIGHTS =", {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])})
-    print("BIAS =", round(float(model.intercept_[0]), 2))
+    print(f"{what}: {len(y)} questions with hits, {int(y.sum())} unanswerable")
     held_out = np.zeros(len(y))  # each question's doubt from a model that never saw its article
     for fold_fit, scored in GroupKFold(5).split(x, y, groups):
         fold = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x[fold_fit], y[fold_fit])
@@ -265,20 +314,13 @@ def fit_abstention(data, best, fitted: dict) -> None:
     doubt = model.predict_proba(x)[:, 1]
     chosen = next(t for t in np.arange(0.5, 1.0, 0.005) if (held_out[~y] > t).mean() <= 0.01)
     for threshold in sorted({0.5, 0.7, 0.8, 0.9, 0.95, round(float(chosen), 3)}):
-        print(f"MAX_DOUBT {threshold}: out of fold abstain_rate {(held_out[y] > threshold).mean():.3f}, false_abstain "
+        print(f"  MAX_DOUBT {threshold}: out of fold abstain_rate {(held_out[y] > threshold).mean():.3f}, false_abstain "
               f"{(held_out[~y] > threshold).mean():.4f}; fitted on all: {(doubt[y] > threshold).mean():.3f}, "
               f"{(doubt[~y] > threshold).mean():.4f}")
-    print("MAX_DOUBT =", round(float(chosen), 3))
-    fitted["abstention"] = {
-        "values": {"WEIGHTS": {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])},
-                   "BIAS": round(float(model.intercept_[0]), 2), "MAX_DOUBT": round(float(chosen), 3)},
-        "figures": {"questions": len(y), "unanswerable": int(y.sum()),
-                    "out_of_fold_abstain_rate": round(float((held_out[y] > chosen).mean()), 3),
-                    "out_of_fold_false_abstain": round(float((held_out[~y] > chosen).mean()), 4),
-                    "conversational_turns": int((turns & ~y).sum()),
-                    "conversational_turns_elsewhere": int((turns & y).sum()),
-                    "out_of_fold_conversational_refused": round(float((held_out[turns & ~y] > chosen).mean()), 3),
-                    "out_of_fold_elsewhere_refused": round(float((held_out[turns & y] > chosen).mean()), 3)}}
+    values = {"WEIGHTS": {n: round(float(w), 2) for n, w in zip(names, model.coef_[0])},
+              "BIAS": round(float(model.intercept_[0]), 2), "MAX_DOUBT": round(float(chosen), 3)}
+    print(f"  {values}")
+    return {**values, "held_out": held_out}
 
 
 def write(fitted: dict[str, dict]) -> None:

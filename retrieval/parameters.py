@@ -13,8 +13,8 @@ EXPECTED = {
     "search": ("W_DENSE", "W_BM25", "W_SENTENCE", "W_PREFER", "RERANK"),
     "query": ("CONTEXT_SHARE",),
     "sentences": ("W_BIGRAM", "W_RANK", "W_TYPE", "W_LONG", "PRIOR_POWER"),
-    "reading": ("W_SENTENCE", "READER_TERM", "SECOND_MARGIN", "READ_SENTENCES"),
-    "abstention": ("WEIGHTS", "BIAS", "MAX_DOUBT"),
+    "reading": ("W_SENTENCE", "READER_TERM", "SECOND_MARGIN", "READ_SENTENCES", "FOLLOWUP_READ"),
+    "abstention": ("WEIGHTS", "BIAS", "MAX_DOUBT", "IN_CONTEXT"),
     "verdict": ("WEIGHTS", "BIAS", "MIN_SURE"),
     "lists": ("P_SET", "LIST_MARGIN", "CO_ARGUMENTS", "P_COORDINATED"),
 }

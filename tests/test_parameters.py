@@ -1,6 +1,7 @@
 """The fitted parameters are data: read from retrieval/parameters.json, refused whole when a name is missing."""
 
 import json
+import math
 
 import pytest
 
@@ -33,3 +34,19 @@ def test_a_broken_file_is_refused_with_the_rebuild_command(tmp_path, text):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ParametersInvalid, match="fit_answer.py --write"):
         parameters.load(path)
+
+
+def test_a_question_in_context_is_judged_by_its_own_model():
+    shipped = json.loads(parameters.PATH.read_text(encoding="utf-8"))["abstention"]
+    values = dict(cosine=0.3, sentence_coverage=0.2, passage_coverage=0.3, entity_coverage=1.0, unseen_entity=0.0,
+                  reader_margin=2.0, reader_probability=0.6)
+
+    def doubt(model: dict) -> float:
+        z = model["BIAS"] + sum(w * values[name] for name, w in model["WEIGHTS"].items())
+        return 1.0 / (1.0 + math.exp(-z))
+
+    alone, in_context = abstention.Signals(**values), abstention.Signals(**values, in_context=True)
+    assert alone.doubt == pytest.approx(doubt(shipped)) and in_context.doubt == pytest.approx(doubt(shipped["IN_CONTEXT"]))
+    assert in_context.answered == (in_context.doubt <= shipped["IN_CONTEXT"]["MAX_DOUBT"])
+    assert alone.answered == (alone.doubt <= shipped["MAX_DOUBT"])
+    assert in_context.as_dict()["in_context"] is True

@@ -64,3 +64,23 @@ def test_a_long_chain_of_followups_keeps_the_context_bounded():
         resolved = resolve("And then what did she say?", history)
         history.append(Turn("And then what did she say?", "...", ("000",), resolved.search_query))
     assert len(resolve("And then?", history).context.split()) <= 40
+
+
+class _Weights:
+    def weight(self, term: str) -> float:
+        return 1.0
+
+
+def test_the_reader_reads_a_followup_in_each_form_and_a_first_turn_as_asked():
+    from retrieval.question.query import FOLLOWUP_FORMS, FOLLOWUP_READ, parse
+
+    followup = parse("What did she thank Beijing for?", _Weights(), history=[FIRST])
+    context = followup.context
+    assert followup.reader_question_as("asked") == "What did she thank Beijing for?"
+    assert followup.reader_question_as("context first") == f"{context} What did she thank Beijing for?"
+    assert followup.reader_question_as("context last") == f"What did she thank Beijing for? {context}"
+    assert FOLLOWUP_READ in FOLLOWUP_FORMS and followup.reader_question == followup.reader_question_as(FOLLOWUP_READ)
+    first = parse("Who presided over the special meeting?", _Weights(), history=[FIRST])
+    assert {first.reader_question_as(form) for form in FOLLOWUP_FORMS} == {"Who presided over the special meeting?"}
+    with pytest.raises(ValueError, match="unknown follow-up form"):
+        followup.reader_question_as("sideways")

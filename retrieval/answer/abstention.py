@@ -15,7 +15,8 @@ tests/data/, of the near-topic ones made from the dev questions by swapping a na
 about Beijing reads like an answerable question, and the hand-written few were too few to fit on; and of
 the CoQA CNN conversations' follow-up turns, each asked over its own story (answerable) and over another
 story (unanswerable): "And his title?" is answered when the conversation supplies who, and refused when
-the story is silent.
+the story is silent. Questions asked in a context (a follow-up, or over chosen articles) are judged by a model
+fitted on the CoQA turns (IN_CONTEXT), open questions by one fitted on the development sets' first questions.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ BIAS = FITTED["abstention"]["BIAS"]
 # answer, so the bar is the lowest doubt at which at most 1 % of answerable questions are refused,
 # read off out-of-fold doubts (five folds by article; the figures are in retrieval/parameters.json's manifest).
 MAX_DOUBT = FITTED["abstention"]["MAX_DOUBT"]
+# A question read in a context the asker gave (a follow-up leaning on the conversation, or a question over
+# articles the asker chose) has a model of its own, with the same signals and its own bar: its words alone run
+# lower when answered ("How many times?" over the story it is about). One model for both refused more of them and
+# fewer of the open questions the articles are silent on (docs/decisions/0017-conversation-turns.md).
+IN_CONTEXT = FITTED["abstention"]["IN_CONTEXT"]
 MARGIN_CLIP = 10.0  # past this many logits either way the reader is as sure as it gets
 
 
@@ -48,16 +54,18 @@ class Signals:
     unseen_entity: float
     reader_margin: float = 0.0  # the best span's score over its window's "no answer" score, in logits
     reader_probability: float = 0.0  # the best span's share of the reader's belief in its window
+    in_context: bool = False  # which model judges it: IN_CONTEXT's, or the open questions' one
 
     @property
     def doubt(self) -> float:
         """The model's probability that the passages do not answer the question."""
-        z = BIAS + sum(w * getattr(self, name) for name, w in WEIGHTS.items())
+        weights, bias = (IN_CONTEXT["WEIGHTS"], IN_CONTEXT["BIAS"]) if self.in_context else (WEIGHTS, BIAS)
+        z = bias + sum(w * getattr(self, name) for name, w in weights.items())
         return 1.0 / (1.0 + math.exp(-z))
 
     @property
     def answered(self) -> bool:
-        return self.doubt <= MAX_DOUBT
+        return self.doubt <= (IN_CONTEXT["MAX_DOUBT"] if self.in_context else MAX_DOUBT)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "doubt": round(self.doubt, 4)}
@@ -81,5 +89,6 @@ def signals(query: Query, hits: list[Hit], scored: list[Sentence], index, readin
         unseen_entity=float(any(t not in index.sparse for t in query.name_terms)),
         reader_margin=max(-MARGIN_CLIP, min(MARGIN_CLIP, reading.span_score - reading.null_score)) if reading else -MARGIN_CLIP,
         reader_probability=reading.probability if reading else 0.0,
+        in_context=query.followup or query.article_ids is not None,
     )
 

@@ -23,6 +23,11 @@ from retrieval.types import Turn
 # On the CoQA tuning follow-ups (benchmarks/fit_sentences.py) 0.0 and 0.1 read 1.6 and 1.0 questions'
 # worth of span F1 more of 99, within noise (0.0 with fewer answers in the first sentence): 0.2 stays.
 CONTEXT_SHARE = FITTED["query"]["CONTEXT_SHARE"]
+# How the reader reads a follow-up: its question as asked, or with the carried-over words before or after it.
+# Fitted on the tuning parts (benchmarks/fit_answer.py): the SQuAD-trained reader reads a question with other
+# words before it worse than the bare question, whose sentence the context has already helped choose.
+FOLLOWUP_FORMS = ("asked", "context first", "context last")
+FOLLOWUP_READ = FITTED["reading"]["FOLLOWUP_READ"]
 
 
 class Weights(Protocol):
@@ -60,9 +65,20 @@ class Query:
 
     @property
     def reader_question(self) -> str:
-        # A follow-up's pronoun means nothing to the reader alone: it reads the question after the words
-        # it points back to ("State Intellectual Property Office What is the WIPO Office in China When did it open?").
-        return f"{self.context} {self.text}" if self.followup else self.text
+        """What the reader reads as the question: a follow-up in the fitted form (FOLLOWUP_READ)."""
+        return self.reader_question_as(FOLLOWUP_READ)
+
+    def reader_question_as(self, form: str) -> str:
+        """The question for the reader with a follow-up's context placed by `form` (one of FOLLOWUP_FORMS):
+        "asked" as asked, "context first" after the words it points back to ("State Intellectual Property
+        Office What is the WIPO Office in China When did it open?"), "context last" before them."""
+        if not self.followup or form == "asked":
+            return self.text
+        if form == "context first":
+            return f"{self.context} {self.text}"
+        if form == "context last":
+            return f"{self.text} {self.context}"
+        raise ValueError(f"unknown follow-up form {form!r}: one of {', '.join(FOLLOWUP_FORMS)}")
 
     def coverage(self, held: Collection[str]) -> float:
         """The weighted share of the wanted terms that `held` (a sentence's or passage's terms) holds."""
