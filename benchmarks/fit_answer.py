@@ -261,7 +261,7 @@ def fit_followup_read(short) -> str:
 def fit_abstention(data, best, fitted: dict) -> None:
     """The abstention models and their MAX_DOUBTs, with `best` the reading settings (READ_SENTENCES, READER_TERM,
     W_SENTENCE, FOLLOWUP_READ): one for open questions, one (IN_CONTEXT) for the questions read in a context the
-    asker gave: a follow-up leaning on the conversation, or a question over articles the asker chose."""
+    asker gave: a follow-up leaning on the conversation, or a question over the one article the asker chose."""
     names = list(WEIGHTS)
     x, y, groups, turns, in_context = [], [], [], [], []
     for item, g, reader, key in data:
@@ -269,12 +269,12 @@ def fit_abstention(data, best, fitted: dict) -> None:
             continue
         groups.append(key)
         turns.append(item.kind is not None)  # a CoQA turn: its figures are given apart
-        in_context.append(g.query.followup or g.query.article_ids is not None)
         readings = read(reader, g.query.reader_question_as(best[3]), g.hits, g.scored, best[2], best[0], best[1])
         s = signals(g.query, g.hits, [r.sentence for r in readings] or g.scored, g.index,
                     readings[0] if readings else None)
         x.append([getattr(s, n) for n in names])
         y.append(item.abstain)
+        in_context.append(s.in_context)  # which model judges it, as the library decides
     x, y, groups, turns, in_context = map(np.array, (x, y, groups, turns, in_context))
     alone = fit_doubt(names, x[~in_context], y[~in_context], groups[~in_context], "open questions")
     given = fit_doubt(names, x[in_context], y[in_context], groups[in_context], "questions in context")

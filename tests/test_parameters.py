@@ -50,3 +50,27 @@ def test_a_question_in_context_is_judged_by_its_own_model():
     assert in_context.answered == (in_context.doubt <= shipped["IN_CONTEXT"]["MAX_DOUBT"])
     assert alone.answered == (alone.doubt <= shipped["MAX_DOUBT"])
     assert in_context.as_dict()["in_context"] is True
+
+
+@pytest.mark.parametrize("article_ids, history, in_context", [
+    (None, False, False),  # an open question
+    (["story"], False, True),  # over the one article the asker chose, as CoQA asks
+    (["one", "two"], False, False),  # over several (a date range, a chosen few): judged as open
+    (None, True, True),  # a follow-up leaning on the conversation
+])
+def test_which_model_judges_a_question(article_ids, history, in_context):
+    from retrieval.question.query import parse
+    from retrieval.types import Turn
+
+    class Weights:
+        def weight(self, term):
+            return 1.0
+
+    class Index:
+        sparse = frozenset()
+
+    earlier = [Turn("Who attended the meeting?", "Wang Binying attended. [1]", ("000",), "Who attended the meeting?",
+                    "Wang Binying")] if history else []
+    query = parse("What did she say?" if history else "Who opened the office?", Weights(), history=earlier,
+                  article_ids=article_ids)
+    assert abstention.signals(query, [], [], Index()).in_context is in_context

@@ -15,7 +15,7 @@ tests/data/, of the near-topic ones made from the dev questions by swapping a na
 about Beijing reads like an answerable question, and the hand-written few were too few to fit on; and of
 the CoQA CNN conversations' follow-up turns, each asked over its own story (answerable) and over another
 story (unanswerable): "And his title?" is answered when the conversation supplies who, and refused when
-the story is silent. Questions asked in a context (a follow-up, or over chosen articles) are judged by a model
+the story is silent. Questions asked in a context (a follow-up, or over one chosen article) are judged by a model
 fitted on the CoQA turns (IN_CONTEXT), open questions by one fitted on the development sets' first questions.
 """
 
@@ -38,7 +38,7 @@ BIAS = FITTED["abstention"]["BIAS"]
 # read off out-of-fold doubts (five folds by article; the figures are in retrieval/parameters.json's manifest).
 MAX_DOUBT = FITTED["abstention"]["MAX_DOUBT"]
 # A question read in a context the asker gave (a follow-up leaning on the conversation, or a question over
-# articles the asker chose) has a model of its own, with the same signals and its own bar: its words alone run
+# the one article the asker chose) has a model of its own, with the same signals and its own bar: its words alone run
 # lower when answered ("How many times?" over the story it is about). One model for both refused more of them and
 # fewer of the open questions the articles are silent on (docs/decisions/0017-conversation-turns.md).
 IN_CONTEXT = FITTED["abstention"]["IN_CONTEXT"]
@@ -89,6 +89,7 @@ def signals(query: Query, hits: list[Hit], scored: list[Sentence], index, readin
         unseen_entity=float(any(t not in index.sparse for t in query.name_terms)),
         reader_margin=max(-MARGIN_CLIP, min(MARGIN_CLIP, reading.span_score - reading.null_score)) if reading else -MARGIN_CLIP,
         reader_probability=reading.probability if reading else 0.0,
-        in_context=query.followup or query.article_ids is not None,
+        # Over one article: CoQA's setting, the only one the fitting data has; a date range over many is an open question.
+        in_context=query.followup or (query.article_ids is not None and len(query.article_ids) == 1),
     )
 
