@@ -20,7 +20,7 @@ RETRIEVERS: tuple[Retriever, ...] = ("dense", "bm25", "rrf", "hybrid")
 # ("rrf"): passage hit@1 0.949 against 0.931.
 # A passage of an article the conversation has been citing gets W_PREFER more.
 W_DENSE, W_BM25, W_SENTENCE, W_PREFER = (FITTED["search"][n] for n in ("W_DENSE", "W_BM25", "W_SENTENCE", "W_PREFER"))
-RERANK = FITTED["search"]["RERANK"]  # on the tuning parts 5, 10, 15, 30 and 100 gave the same figures: the fewest
+RERANK = RERANK_SHIPPED = FITTED["search"]["RERANK"]  # on the tuning parts 5, 10, 15, 30 and 100 gave the same figures
 
 
 def search(index: Snapshot, embedder: Embedder, query: Query | str, k: int = 10, retriever: Retriever = "hybrid",
