@@ -30,7 +30,6 @@ docs/decisions/0017-conversation-turns.md; benchmarks/results/history_terms.json
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import re
@@ -46,6 +45,8 @@ sys.path[:0] = [str(ROOT)]
 
 import numpy as np  # noqa: E402
 
+from retrieval.evaluate.lists import CITATION_MARK  # noqa: E402
+from retrieval.evaluate.run import part_of_key  # noqa: E402
 from retrieval.index.bm25 import idf  # noqa: E402
 from retrieval.question.followups import is_followup, resolve  # noqa: E402
 from retrieval.terms import terms  # noqa: E402
@@ -74,22 +75,15 @@ class Weights(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Said:
-    """One earlier exchange as the selection reads it: what was asked and what was answered."""
-
-    question: str
-    answer: str
-
-
-@dataclass(frozen=True, slots=True)
 class Candidate:
     term: str
     word: str  # the word as it was said (most recently), for a readable context
     features: tuple[float, ...]
 
 
-def candidates(question: str, history: Sequence[Said], weights: Weights, points_back: bool) -> list[Candidate]:
-    """Every term of the last TURNS_READ exchanges that the question does not hold, with its features.
+def candidates(question: str, history: Sequence[Turn], weights: Weights, points_back: bool) -> list[Candidate]:
+    """Every term of the last TURNS_READ exchanges (their questions and answers, as said: no citation marks)
+    that the question does not hold, with its features.
     `points_back`: the question has a word that points at something said before (followups.is_followup)."""
     history = list(history)[-TURNS_READ:]
     if not history:
@@ -136,15 +130,11 @@ def probabilities(found: Sequence[Candidate], model: Mapping) -> list[float]:
             for c in found]
 
 
-def select(question: str, history: Sequence[Said], weights: Weights, points_back: bool, model: Mapping) -> list[str]:
+def select(question: str, history: Sequence[Turn], weights: Weights, points_back: bool, model: Mapping) -> list[str]:
     """The words of the conversation the question needs, likeliest first (empty when it stands alone)."""
     found = candidates(question, history, weights, points_back)
     scored = sorted(zip(probabilities(found, model), found), key=lambda x: -x[0])
     return [c.word for p, c in scored if p >= model["MIN_PROBABILITY"]]
-
-
-def part(title: str) -> str:
-    return "reporting" if int(hashlib.sha256(title.encode("utf-8")).hexdigest(), 16) % 2 == 0 else "tuning"
 
 
 class PartWeights:
@@ -158,29 +148,21 @@ class PartWeights:
         return float(idf(self.size, self.frequency.get(term, 0)))
 
 
-def followups(dialogs: list[dict]):
-    """(title, question, history as Said, history as Turns with the rule's chained search queries, needed terms)
-    for every question after a dialog's first."""
-    for d in dialogs:
-        turns, said = [], []
-        for t in d["turns"]:
-            question, answer = t["question"], t.get("answer") or ""
-            if turns:
-                needed = set(terms(t["rewrite"])) - set(terms(question))
-                yield d["title"], question, tuple(said), tuple(turns), needed
-            resolved = resolve(question, turns)
-            turns.append(Turn(question=question, answer=answer, search_query=resolved.search_query))
-            said.append(Said(question, answer))
-
-
 def rows(dialogs: list[dict]):
+    """(title, candidates, needed terms, the rule's terms) for every question after a dialog's first; the history
+    holds the rule's chained search queries, as the product's would."""
     weights = PartWeights(dialogs)
     out = []
-    for title, question, said, turns, needed in followups(dialogs):
-        found = candidates(question, said, weights, is_followup(question, turns))
-        resolved = resolve(question, turns)
-        rule = set(terms(resolved.context)) - set(terms(question))
-        out.append((title, found, needed, rule))
+    for d in dialogs:
+        turns = []
+        for t in d["turns"]:
+            question = t["question"]
+            resolved = resolve(question, turns)
+            if turns:
+                needed = set(terms(t["rewrite"])) - set(terms(question))
+                rule = set(terms(resolved.context)) - set(terms(question))
+                out.append((d["title"], candidates(question, turns, weights, is_followup(question, turns)), needed, rule))
+            turns.append(Turn(question=question, answer=t.get("answer") or "", search_query=resolved.search_query))
     return out
 
 
@@ -220,7 +202,7 @@ def resolve_learned(model, weights_of):
     def resolve_with(question: str, history: Sequence[Turn]):
         if not history:
             return Resolved(question)
-        said = [Said(t.question, re.sub(r"\s*\[\d+\]", "", t.answer) if t.article_ids else "") for t in history]
+        said = [Turn(t.question, CITATION_MARK.sub("", t.answer) if t.article_ids else "") for t in history]
         words = select(question, said, weights_of(), is_followup(question, history), model)
         if not words:
             return Resolved(question)
@@ -265,8 +247,8 @@ def main() -> None:
     parser.add_argument("--coqa", action="store_true", help="also compare the two on the CoQA CNN tuning part")
     args = parser.parse_args()
     dialogs = [json.loads(line) for line in CANARD.read_text(encoding="utf-8").splitlines() if line.strip()]
-    tuning = rows([d for d in dialogs if part(d["title"]) == "tuning"])
-    reporting = rows([d for d in dialogs if part(d["title"]) == "reporting"])
+    tuning = rows([d for d in dialogs if part_of_key(d["title"]) == "tuning"])
+    reporting = rows([d for d in dialogs if part_of_key(d["title"]) == "reporting"])
     print(f"follow-ups: tuning {len(tuning)}, reporting {len(reporting)}; needing a history term: "
           f"tuning {np.mean([bool(n) for *_, n, _ in tuning]):.3f}")
     reachable = [{c.term for c in found} & needed for _, found, needed, _ in tuning]

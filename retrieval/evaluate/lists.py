@@ -41,14 +41,14 @@ def gold_members(item) -> list[str]:
     return list(item.members or item.answer)
 
 
-_MARK = re.compile(r"\s*\[\d+\]")
+CITATION_MARK = re.compile(r"\s*\[\d+\]")  # an answer's "[1]": not words anybody said
 
 
 def list_figures(item, answer) -> dict[str, float]:
     """The set figures of one answered question that carries `members`."""
     gold = list(item.members)
     span = answer.span or ""
-    quoted = _MARK.sub(" ", answer.text) if not answer.abstained else ""
+    quoted = CITATION_MARK.sub(" ", answer.text) if not answer.abstained else ""
     predicted = [m.text for m in answer.members] or ([span] if span else [])
     return {
         "list_span_recall": sum(names(span, g) for g in gold) / len(gold),

@@ -96,7 +96,11 @@ def part_of(conversation: list[Item]) -> str:
     on both sides; a question without an article (an abstention) is placed by its id.
     """
     first = conversation[0]
-    key = re.sub(r"-\d+$", "", first.article) if first.article else first.id
+    return part_of_key(re.sub(r"-\d+$", "", first.article) if first.article else first.id)
+
+
+def part_of_key(key: str) -> str:
+    """"tuning" or "reporting" for what a set is split by (an article, a story, a title): half each, by hash."""
     return "reporting" if int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % 2 == 0 else "tuning"
 
 
